@@ -1,0 +1,55 @@
+# Every target installs what it needs first, so a fresh clone needs only `make demo` / `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+
+.PHONY: install demo test test-unit test-integration test-infra lint synth deploy bench clean
+
+install: $(STAMPS)/venv $(STAMPS)/node
+
+$(STAMPS)/venv: requirements.txt requirements-dev.txt pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(STAMPS)/node: package.json package-lock.json
+	@mkdir -p $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+demo: $(STAMPS)/venv
+	$(PY) -m archiver demo
+
+lint: $(STAMPS)/venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy lambdas infra app.py tests benchmarks
+
+test-unit: $(STAMPS)/venv
+	$(PY) -m pytest tests/unit -q
+
+test-integration: $(STAMPS)/venv
+	$(PY) -m pytest tests/integration -q
+
+test-infra: install
+	$(PY) -m pytest tests/infra -q
+
+test: install lint
+	$(PY) -m pytest -q
+
+synth: install
+	npx cdk synth --quiet
+
+deploy: install
+	npx cdk deploy
+
+bench: $(STAMPS)/venv
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out $(STAMPS)

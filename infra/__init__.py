@@ -1,0 +1,1 @@
+"""CDK constructs and the stack. Infrastructure only: no runtime code lives here."""

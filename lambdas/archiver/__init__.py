@@ -1,0 +1,1 @@
+"""Transcribe Archiver: archives finished Amazon Transcribe jobs into S3 and DynamoDB."""

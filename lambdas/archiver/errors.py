@@ -1,0 +1,39 @@
+"""What can go wrong, sorted by what the archiver does about it."""
+
+from __future__ import annotations
+
+
+class ArchiverError(Exception):
+    """Base class of the archiver's own errors."""
+
+
+class ConfigurationError(ArchiverError):
+    """The environment (or CLI options) is unusable: fail loudly, archive nothing."""
+
+
+class JobNotFoundError(ArchiverError):
+    """Transcribe no longer knows the job run (deleted, or older than 90 days)."""
+
+
+class OutputError(ArchiverError):
+    """One output could not be copied. ``reason`` is safe to log and store (no secrets)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PermanentOutputError(OutputError):
+    """Retrying will not help (refused link, oversize, 404, null link): record and move on."""
+
+
+class TransientOutputError(OutputError):
+    """A fault worth retrying with backoff (5xx, reset, short read, timeout)."""
+
+
+class LinkExpiredError(OutputError):
+    """The presigned link answered 403 or is past its expiry: fetch fresh links and restart."""
+
+
+class RetryableArchiveError(ArchiverError):
+    """Retries are spent or time is running out: raise so Lambda retries, then the DLQ."""

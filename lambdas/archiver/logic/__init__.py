@@ -1,0 +1,1 @@
+"""What happens to a job run: archiving, and reading the history."""

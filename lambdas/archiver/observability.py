@@ -1,0 +1,66 @@
+"""The function's Powertools Logger, Tracer and Metrics, and a metrics seam for the CLI.
+
+Logs go to stderr so that CLI output on stdout (JSON, CSV) stays clean; Lambda sends both
+streams to CloudWatch Logs. The Tracer patches only boto3/botocore: patching http.client
+would put every presigned output link, query string and all, into X-Ray traces.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Protocol
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcribe-archiver")
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscribeArchiver")
+
+logger = Logger(service=SERVICE, stream=sys.stderr)
+tracer = Tracer(service=SERVICE, patch_modules=["boto3", "botocore"])
+metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+
+
+class MetricNames:
+    """Metric names; infra/schema.py spells the same (a unit test keeps them equal)."""
+
+    JOBS_ARCHIVED = "JobsArchived"
+    JOBS_INCOMPLETE = "JobsIncomplete"
+    JOBS_FAILED_AT_TRANSCRIBE = "JobsFailedAtTranscribe"
+    ARCHIVE_ERRORS = "ArchiveErrors"
+    BYTES_ARCHIVED = "BytesArchived"
+    ARCHIVE_LATENCY = "SecondsFromCompletionToArchived"
+    LINKS_REFRESHED = "LinksRefreshed"
+    EVENTS_REJECTED = "EventsRejected"
+    DUPLICATES_SKIPPED = "DuplicatesSkipped"
+
+
+class MetricsSink(Protocol):
+    """Where the archiving logic reports figures: Powertools in Lambda, nothing in the CLI."""
+
+    def add(self, name: str, unit: MetricUnit, value: float) -> None: ...
+
+
+class PowertoolsMetrics:
+    """Forwards to Powertools Metrics (flushed as EMF by ``@metrics.log_metrics``)."""
+
+    def add(self, name: str, unit: MetricUnit, value: float) -> None:
+        metrics.add_metric(name=name, unit=unit, value=value)
+
+
+class NoMetrics:
+    """For the CLI and scripts: figures are shown to the user, not sent to CloudWatch."""
+
+    def add(self, name: str, unit: MetricUnit, value: float) -> None:
+        return None
+
+
+class RecordingMetrics:
+    """Keeps totals in memory: for tests and the demo's summary."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+
+    def add(self, name: str, unit: MetricUnit, value: float) -> None:
+        self.totals[name] = self.totals.get(name, 0.0) + value

@@ -1,0 +1,89 @@
+"""The function's configuration: environment variables parsed once into typed settings."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from archiver.errors import ConfigurationError
+
+DEFAULT_PREFIX = "transcripts/"
+DEFAULT_MAX_OUTPUT_BYTES = 5 * 1024**3
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the contract's "Runtime configuration" table says, validated."""
+
+    archive_bucket: str
+    jobs_table: str
+    archive_prefix: str = DEFAULT_PREFIX
+    archive_unredacted: bool = True
+    allowed_source_hosts: frozenset[str] = field(default_factory=frozenset)
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the contract's variables; raise ConfigurationError naming a bad one."""
+        env = os.environ if env is None else env
+        bucket = env.get("ARCHIVE_BUCKET", "").strip()
+        table = env.get("JOBS_TABLE", "").strip()
+        if not bucket:
+            raise ConfigurationError("ARCHIVE_BUCKET is required (the archive bucket's name)")
+        if not _BUCKET_RE.match(bucket):
+            raise ConfigurationError(f"ARCHIVE_BUCKET {bucket!r} is not a valid S3 bucket name")
+        if not table:
+            raise ConfigurationError("JOBS_TABLE is required (the history table's name)")
+        prefix = env.get("ARCHIVE_PREFIX", DEFAULT_PREFIX)
+        if prefix.startswith("/"):
+            raise ConfigurationError(f"ARCHIVE_PREFIX {prefix!r} must not start with '/'")
+        if prefix and not prefix.endswith("/"):
+            # A prefix is a folder: "archive" would otherwise glue onto the job name.
+            prefix += "/"
+        return cls(
+            archive_bucket=bucket,
+            jobs_table=table,
+            archive_prefix=prefix,
+            archive_unredacted=_parse_bool("ARCHIVE_UNREDACTED", env.get("ARCHIVE_UNREDACTED")),
+            allowed_source_hosts=_parse_hosts(env.get("ALLOWED_SOURCE_HOSTS", "")),
+            max_output_bytes=_parse_size(env.get("MAX_OUTPUT_BYTES")),
+        )
+
+
+def _parse_bool(name: str, raw: str | None, default: bool = True) -> bool:
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_hosts(raw: str) -> frozenset[str]:
+    hosts = {h.strip().lower() for h in raw.split(",") if h.strip()}
+    for host in hosts:
+        if "/" in host or "@" in host or " " in host:
+            raise ConfigurationError(
+                f"ALLOWED_SOURCE_HOSTS entry {host!r} must be a host or host:port"
+            )
+    return frozenset(hosts)
+
+
+def _parse_size(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return DEFAULT_MAX_OUTPUT_BYTES
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"MAX_OUTPUT_BYTES must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"MAX_OUTPUT_BYTES must be positive, not {value}")
+    return value

@@ -1,0 +1,230 @@
+"""Streaming reads of output links over HTTPS, behind the link guard.
+
+Nothing here holds a whole output in memory: the response is handed to the uploader as a
+file-like reader that hashes and counts bytes as they pass and refuses to go past the size
+limit. Redirects are followed by hand so that each hop is checked; urllib3's own retries
+are off because a retry must restart the whole copy, which the caller does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from urllib3.exceptions import HTTPError
+
+from archiver.errors import LinkExpiredError, PermanentOutputError, TransientOutputError
+from archiver.sources.links import LinkGuard, is_presigned, link_expiry, redact, strip_query
+
+if TYPE_CHECKING:
+    from urllib3 import BaseHTTPResponse
+
+_REDIRECTS = {301, 302, 303, 307, 308}
+_RETRYABLE = {408, 429, 500, 502, 503, 504}
+_MAX_ERROR_BODY = 4096
+
+
+class StreamingReader:
+    """A ``read(n)`` view of a response for the S3 uploader, hashing as it goes.
+
+    ``read(n)`` returns exactly ``n`` bytes unless the stream ends, because s3transfer cuts
+    multipart parts at whatever a single read returns. Per-part digests are kept so that an
+    S3 composite checksum (multipart uploads) can be verified as well as a whole-object one.
+    """
+
+    def __init__(self, response: BaseHTTPResponse, max_bytes: int, part_size: int) -> None:
+        self._response = response
+        self._max_bytes = max_bytes
+        self._part_size = part_size
+        self._sha256 = hashlib.sha256()
+        self._part = hashlib.sha256()
+        self._part_filled = 0
+        self._part_digests: list[bytes] = []
+        self.bytes_read = 0
+
+    def read(self, amount: int = -1) -> bytes:
+        if amount is None or amount < 0:
+            raise ValueError("StreamingReader reads bounded amounts only")
+        chunks: list[bytes] = []
+        wanted = amount
+        try:
+            while wanted > 0:
+                chunk = self._response.read(min(wanted, 1024 * 1024))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                wanted -= len(chunk)
+        except HTTPError as exc:
+            raise TransientOutputError(f"read failed mid-body: {redact(str(exc))}") from None
+        except OSError as exc:
+            raise TransientOutputError(
+                f"connection failed mid-body: {exc.__class__.__name__}"
+            ) from None
+        data = b"".join(chunks)
+        self._consume(data)
+        return data
+
+    def _consume(self, data: bytes) -> None:
+        self.bytes_read += len(data)
+        if self.bytes_read > self._max_bytes:
+            raise PermanentOutputError(
+                f"output exceeds MAX_OUTPUT_BYTES ({self._max_bytes} bytes): not copied"
+            )
+        self._sha256.update(data)
+        view = memoryview(data)
+        while view:
+            room = self._part_size - self._part_filled
+            piece, view = view[:room], view[room:]
+            self._part.update(piece)
+            self._part_filled += len(piece)
+            if self._part_filled == self._part_size:
+                self._close_part()
+
+    def _close_part(self) -> None:
+        self._part_digests.append(self._part.digest())
+        self._part = hashlib.sha256()
+        self._part_filled = 0
+
+    @property
+    def sha256_hex(self) -> str:
+        return self._sha256.hexdigest()
+
+    @property
+    def sha256_b64(self) -> str:
+        return base64.b64encode(self._sha256.digest()).decode()
+
+    def composite_b64(self) -> str:
+        """S3's checksum of a multipart upload: SHA-256 over the parts' SHA-256 digests."""
+        digests = list(self._part_digests)
+        if self._part_filled:
+            digests.append(self._part.copy().digest())
+        return base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode()
+
+
+@dataclass
+class OpenedLink:
+    reader: StreamingReader
+    content_length: int | None
+
+
+class LinkFetcher:
+    """Opens guarded, streaming GETs of output links."""
+
+    def __init__(
+        self,
+        guard: LinkGuard,
+        *,
+        max_redirects: int = 3,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        pool_size: int = 16,
+    ) -> None:
+        self._guard = guard
+        self._max_redirects = max_redirects
+        self._pool = urllib3.PoolManager(
+            num_pools=8,
+            maxsize=pool_size,
+            retries=False,
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        )
+
+    @contextmanager
+    def open(self, url: str, *, max_bytes: int, part_size: int) -> Iterator[OpenedLink]:
+        """Yield a reader over the link's body, or raise an OutputError saying why not."""
+        self._guard.check(url)
+        expiry = link_expiry(url)
+        if expiry is not None and expiry <= datetime.now(UTC):
+            raise LinkExpiredError(f"link {strip_query(url)} had expired before it was fetched")
+        response = self._get_following_redirects(url)
+        try:
+            self._raise_for_status(response, url)
+            length = _content_length(response)
+            if length is not None and length > max_bytes:
+                raise PermanentOutputError(
+                    f"output is {length} bytes, over MAX_OUTPUT_BYTES ({max_bytes}): not copied"
+                )
+            yield OpenedLink(StreamingReader(response, max_bytes, part_size), length)
+        finally:
+            if response.status == 200 and response.length_remaining == 0:
+                response.release_conn()  # fully read: the connection can be reused
+            else:
+                response.close()  # a partly read body must not go back to the pool
+
+    def _get_following_redirects(self, url: str) -> BaseHTTPResponse:
+        origin = urlsplit(url)
+        current = url
+        for _ in range(self._max_redirects + 1):
+            try:
+                response = self._pool.request(
+                    "GET",
+                    current,
+                    redirect=False,
+                    preload_content=False,
+                    decode_content=False,  # byte-identical copies: never decompress
+                )
+            except HTTPError as exc:
+                raise TransientOutputError(
+                    f"request to {strip_query(current)} failed: {redact(str(exc))}"
+                ) from None
+            if response.status not in _REDIRECTS:
+                return response
+            location = response.headers.get("Location", "")
+            response.drain_conn()
+            response.release_conn()
+            target = urljoin(current, location)
+            hop = urlsplit(target)
+            if (hop.scheme, hop.hostname, hop.port) != (
+                origin.scheme,
+                origin.hostname,
+                origin.port,
+            ):
+                raise PermanentOutputError(
+                    f"refused redirect from {strip_query(url)} to another host "
+                    f"({hop.scheme}://{hop.netloc})"
+                )
+            self._guard.check(target)
+            current = target
+        raise PermanentOutputError(f"too many redirects from {strip_query(url)}")
+
+    @staticmethod
+    def _raise_for_status(response: BaseHTTPResponse, url: str) -> None:
+        status = response.status
+        if status == 200:
+            return
+        shown = strip_query(url)
+        body = response.read(_MAX_ERROR_BODY, decode_content=True) if status >= 400 else b""
+        code = _xml_field(body, "Code")
+        message = _xml_field(body, "Message")
+        detail = (
+            f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
+        )
+        if status == 403 and is_presigned(url):
+            # Expired (or otherwise stale) presigned link: fresh links fix it.
+            raise LinkExpiredError(f"{shown} answered {detail}")
+        if status in _RETRYABLE:
+            raise TransientOutputError(f"{shown} answered {detail}")
+        raise PermanentOutputError(f"{shown} answered {detail}")
+
+
+def _content_length(response: BaseHTTPResponse) -> int | None:
+    raw = response.headers.get("Content-Length")
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _xml_field(body: bytes, name: str) -> str:
+    text = body.decode("utf-8", "replace")
+    start = text.find(f"<{name}>")
+    end = text.find(f"</{name}>")
+    if start < 0 or end < start:
+        return ""
+    return redact(text[start + len(name) + 2 : end])[:200]

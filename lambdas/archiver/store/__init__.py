@@ -1,0 +1,1 @@
+"""Where archived data goes: the archive bucket and the history table."""

@@ -1,0 +1,216 @@
+"""Writes into the archive bucket: streamed uploads, server-side copies, small objects.
+
+Every object gets the contract's user metadata and an S3 SHA-256 checksum, and is
+verified after writing: S3 checks each request's checksum on arrival, and we compare what
+S3 stored with the digest of the bytes we read. An upload that fails midway leaves nothing
+under its key (PutObject and CompleteMultipartUpload are atomic; s3transfer aborts the
+multipart upload on error), so a retry simply starts again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from archiver.errors import PermanentOutputError, TransientOutputError
+from archiver.sources.https import StreamingReader
+from archiver.sources.links import S3Location
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MiB = 1024 * 1024
+#: Part size for streamed uploads. Memory stays near (in-memory chunks + 1) x PART_SIZE per
+#: output, whatever the output's size.
+PART_SIZE = 8 * MiB
+#: Largest object a single CopyObject may copy; larger ones use UploadPartCopy.
+MAX_SINGLE_COPY = 5 * 1024 * MiB
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object now in the archive, as the history record describes it."""
+
+    name: str
+    s3_uri: str
+    size: int
+    sha256_hex: str
+    content_type: str
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "S3Uri": self.s3_uri,
+            "Bytes": self.size,
+            "Sha256": self.sha256_hex,
+            "ContentType": self.content_type,
+        }
+
+
+class ArchiveBucket:
+    def __init__(
+        self,
+        s3: S3Client,
+        bucket: str,
+        *,
+        part_size: int = PART_SIZE,
+        upload_concurrency: int = 4,
+    ) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+        self.part_size = part_size
+        self._transfer = TransferConfig(
+            multipart_threshold=part_size,
+            multipart_chunksize=part_size,
+            max_concurrency=upload_concurrency,
+            use_threads=True,
+        )
+        # s3transfer's knob (boto3's TransferConfig does not take it as an argument): bounds
+        # the parts buffered from a non-seekable stream, so memory stays flat at any size.
+        self._transfer.max_in_memory_upload_chunks = upload_concurrency
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def upload_stream(
+        self,
+        name: str,
+        key: str,
+        reader: StreamingReader,
+        content_type: str,
+        metadata: dict[str, str],
+    ) -> StoredObject:
+        """Stream ``reader`` into ``key`` (multipart above one part) and verify the result."""
+        self._s3.upload_fileobj(
+            reader,  # type: ignore[arg-type]  # a read()-only stream is all s3transfer needs
+            self.bucket,
+            key,
+            ExtraArgs={
+                "ContentType": content_type,
+                "Metadata": metadata,
+                "ChecksumAlgorithm": "SHA256",
+            },
+            Config=self._transfer,
+        )
+        head = self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        stored = head.get("ChecksumSHA256", "").split("-")[0]
+        if head["ContentLength"] != reader.bytes_read or stored not in {
+            reader.sha256_b64,
+            reader.composite_b64(),
+        }:
+            raise TransientOutputError(
+                f"{name}: stored object does not match the bytes read "
+                f"({head['ContentLength']} vs {reader.bytes_read} bytes)"
+            )
+        return StoredObject(name, self.uri(key), reader.bytes_read, reader.sha256_hex, content_type)
+
+    def put_bytes(
+        self, name: str, key: str, body: bytes, content_type: str, metadata: dict[str, str]
+    ) -> StoredObject:
+        """A small object in one request; S3 rejects it unless it matches our SHA-256."""
+        digest = hashlib.sha256(body).digest()
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata=metadata,
+            ChecksumSHA256=base64.b64encode(digest).decode(),
+        )
+        return StoredObject(name, self.uri(key), len(body), digest.hex(), content_type)
+
+    def copy_from(
+        self,
+        name: str,
+        source: S3Location,
+        key: str,
+        content_type: str,
+        metadata: dict[str, str],
+        max_bytes: int,
+    ) -> StoredObject:
+        """Server-side copy from the team's output bucket: the bytes never pass through us."""
+        try:
+            head = self._s3.head_object(Bucket=source.bucket, Key=source.key)
+        except ClientError as exc:
+            raise _source_error(name, source, exc) from None
+        size = head["ContentLength"]
+        if size > max_bytes:
+            raise PermanentOutputError(
+                f"{name}: s3://{source.bucket}/{source.key} is {size} bytes, "
+                f"over MAX_OUTPUT_BYTES ({max_bytes}): not copied"
+            )
+        copy_source = {"Bucket": source.bucket, "Key": source.key}
+        if "VersionId" in head:
+            copy_source["VersionId"] = head["VersionId"]  # copy exactly what we measured
+        try:
+            if size <= MAX_SINGLE_COPY:
+                result = self._s3.copy_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    CopySource=copy_source,  # type: ignore[arg-type]
+                    CopySourceIfMatch=head["ETag"],
+                    MetadataDirective="REPLACE",
+                    ContentType=content_type,
+                    Metadata=metadata,
+                    ChecksumAlgorithm="SHA256",
+                )
+                checksum = result["CopyObjectResult"].get("ChecksumSHA256", "")
+            else:
+                self._s3.copy(
+                    copy_source,  # type: ignore[arg-type]
+                    self.bucket,
+                    key,
+                    ExtraArgs={
+                        "ContentType": content_type,
+                        "Metadata": metadata,
+                        "MetadataDirective": "REPLACE",
+                        "ChecksumAlgorithm": "SHA256",
+                    },
+                    Config=TransferConfig(multipart_threshold=MAX_SINGLE_COPY),
+                )
+                checksum = self._s3.head_object(
+                    Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
+                ).get("ChecksumSHA256", "")
+        except ClientError as exc:
+            if _code(exc) in {"PreconditionFailed", "412"}:
+                raise TransientOutputError(f"{name}: source changed while being copied") from None
+            raise _source_error(name, source, exc) from None
+        if not checksum:
+            raise TransientOutputError(f"{name}: S3 returned no SHA-256 checksum for the copy")
+        # S3 computed this over the bytes it wrote; for a multipart copy it is the composite
+        # checksum ("<digest>-<parts>") and is recorded as such.
+        digest, _, parts = checksum.partition("-")
+        sha_hex = base64.b64decode(digest).hex() + (f"-{parts}" if parts else "")
+        return StoredObject(name, self.uri(key), size, sha_hex, content_type)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _source_error(name: str, source: S3Location, exc: ClientError) -> Exception:
+    code = _code(exc)
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    where = f"s3://{source.bucket}/{source.key}"
+    if code in {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}:
+        return PermanentOutputError(f"{name}: {where} does not exist")
+    if code in {"403", "AccessDenied", "Forbidden"}:
+        return PermanentOutputError(
+            f"{name}: access denied to {where} (is the bucket in the stack's sourceBuckets?)"
+        )
+    if status >= 500 or code in {"SlowDown", "InternalError", "ServiceUnavailable"}:
+        return TransientOutputError(f"{name}: S3 answered {code or status} for {where}")
+    return exc
