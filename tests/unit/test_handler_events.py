@@ -1,0 +1,114 @@
+"""Bad events are logged, counted and ignored; good ones reach the archiver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from archiver.handler import process_event
+from archiver.logic.archive import ArchiveResult
+from archiver.observability import MetricNames, metrics
+
+EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "transcribe" / "events"
+
+
+def good_event(**detail: Any) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "798d0a3a-e2ed-897c-9637-dbcf090a482b",
+        "detail-type": "Transcribe Job State Change",
+        "source": "aws.transcribe",
+        "account": "111122223333",
+        "time": "2026-11-23T10:16:40Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"TranscriptionJobName": "call-1", "TranscriptionJobStatus": "COMPLETED"}
+        | detail,
+    }
+
+
+class FakeArchiver:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def archive_job(self, job_name: str, **kwargs: Any) -> ArchiveResult:
+        self.calls.append({"job_name": job_name} | kwargs)
+        return ArchiveResult(job_name, "ARCHIVED", "2026-11-23T10:15:02.123Z", "s3://b/p/")
+
+
+@pytest.fixture(autouse=True)
+def _clean_metrics() -> Iterator[None]:
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()
+
+
+def rejected_count() -> float:
+    entry = metrics.metric_set.get(MetricNames.EVENTS_REJECTED)
+    return float(sum(entry["Value"])) if entry else 0.0
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+BAD_EVENTS: dict[str, Any] = {
+    "wrong source": good_event() | {"source": "aws.s3"},
+    "call analytics detail-type": fixture("docs-call-analytics-job-state-change.json"),
+    "vocabulary event": fixture("docs-vocabulary-state-change.json"),
+    "post-call analytics event": fixture("real-call-analytics-post-call-job-state-change.json"),
+    "docs template (placeholder time)": fixture("docs-transcribe-job-state-change.json"),
+    "status IN_PROGRESS": good_event(TranscriptionJobStatus="IN_PROGRESS"),
+    "no job name": {**good_event(), "detail": {"TranscriptionJobStatus": "FAILED"}},
+    "path in job name": good_event(TranscriptionJobName="../../etc/passwd"),
+    "space in job name": good_event(TranscriptionJobName="call 1"),
+    "job name too long": good_event(TranscriptionJobName="a" * 201),
+    "empty job name": good_event(TranscriptionJobName=""),
+    "no detail": {k: v for k, v in good_event().items() if k != "detail"},
+    "detail is a string": good_event() | {"detail": "COMPLETED"},
+    "not an object": ["aws.transcribe"],
+    "null": None,
+    "empty object": {},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_EVENTS))
+def test_given_a_bad_event_when_handled_then_it_is_rejected_counted_and_not_raised(
+    name: str,
+) -> None:
+    archiver: Any = FakeArchiver()
+    result = process_event(BAD_EVENTS[name], None, archiver)
+    assert result["outcome"] == "REJECTED"
+    assert result["reasons"]
+    assert archiver.calls == []
+    assert rejected_count() == 1
+
+
+def test_given_a_completed_event_when_handled_then_the_run_is_archived_with_event_facts() -> None:
+    archiver: Any = FakeArchiver()
+    result = process_event(good_event(), None, archiver)
+    assert result["outcome"] == "ARCHIVED"
+    assert archiver.calls == [
+        {
+            "job_name": "call-1",
+            "event_time": datetime(2026, 11, 23, 10, 16, 40, tzinfo=UTC),
+            "event_status": "COMPLETED",
+            "deadline": None,
+        }
+    ]
+    assert rejected_count() == 0
+
+
+def test_given_a_200_character_dotted_name_when_handled_then_it_is_accepted() -> None:
+    archiver: Any = FakeArchiver()
+    name = "A.b_c-9" * 28 + "abcd"
+    assert len(name) == 200
+    process_event(
+        good_event(TranscriptionJobName=name, TranscriptionJobStatus="FAILED"), None, archiver
+    )
+    assert archiver.calls[0]["job_name"] == name

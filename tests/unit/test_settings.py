@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from archiver.errors import ConfigurationError
+from archiver.settings import DEFAULT_MAX_OUTPUT_BYTES, Settings
+
+BASE = {"ARCHIVE_BUCKET": "my-archive", "JOBS_TABLE": "jobs"}
+
+
+def test_given_only_required_variables_when_read_then_contract_defaults_apply() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.archive_prefix == "transcripts/"
+    assert settings.archive_unredacted is True
+    assert settings.allowed_source_hosts == frozenset()
+    assert settings.max_output_bytes == DEFAULT_MAX_OUTPUT_BYTES == 5 * 1024**3
+
+
+def test_given_every_variable_when_read_then_each_is_parsed() -> None:
+    settings = Settings.from_env(
+        BASE
+        | {
+            "ARCHIVE_PREFIX": "calls",
+            "ARCHIVE_UNREDACTED": "false",
+            "ALLOWED_SOURCE_HOSTS": "127.0.0.1:8080, Localhost",
+            "MAX_OUTPUT_BYTES": "1048576",
+        }
+    )
+    assert settings.archive_prefix == "calls/"
+    assert settings.archive_unredacted is False
+    assert settings.allowed_source_hosts == {"127.0.0.1:8080", "localhost"}
+    assert settings.max_output_bytes == 1048576
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"JOBS_TABLE": "jobs"}, "ARCHIVE_BUCKET is required"),
+        ({"ARCHIVE_BUCKET": "my-archive"}, "JOBS_TABLE is required"),
+        (BASE | {"ARCHIVE_BUCKET": "Bad_Bucket"}, "not a valid S3 bucket name"),
+        (BASE | {"ARCHIVE_UNREDACTED": "maybe"}, "ARCHIVE_UNREDACTED must be true or false"),
+        (BASE | {"MAX_OUTPUT_BYTES": "5GB"}, "MAX_OUTPUT_BYTES must be a whole number"),
+        (BASE | {"MAX_OUTPUT_BYTES": "0"}, "MAX_OUTPUT_BYTES must be positive"),
+        (BASE | {"ARCHIVE_PREFIX": "/abs/"}, "must not start with '/'"),
+        (BASE | {"ALLOWED_SOURCE_HOSTS": "http://x/y"}, "must be a host or host:port"),
+    ],
+)
+def test_given_a_bad_variable_when_read_then_error_names_it(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_env(env)

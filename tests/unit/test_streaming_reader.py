@@ -1,0 +1,51 @@
+"""The hashing reader between an HTTP body and the S3 uploader."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import pytest
+from archiver.errors import PermanentOutputError
+from archiver.sources.https import StreamingReader
+from archiver.store.archive_bucket import ArchiveBucket
+
+MiB = 1024 * 1024
+
+
+class Body:
+    """A response body that hands out small, uneven pieces, like a socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, amount: int) -> bytes:
+        return self._data.read(min(amount, 70_001))
+
+
+def test_given_small_reads_when_asked_for_n_then_exactly_n_bytes_come_back() -> None:
+    reader = StreamingReader(Body(b"x" * 300_000), max_bytes=10**9, part_size=MiB)  # type: ignore[arg-type]
+    assert len(reader.read(250_000)) == 250_000
+    assert len(reader.read(250_000)) == 50_000
+    assert reader.read(10) == b""
+    assert reader.bytes_read == 300_000
+
+
+def test_given_more_bytes_than_allowed_when_read_then_copy_is_refused() -> None:
+    reader = StreamingReader(Body(b"y" * 2048), max_bytes=1024, part_size=MiB)  # type: ignore[arg-type]
+    with pytest.raises(PermanentOutputError, match="MAX_OUTPUT_BYTES"):
+        reader.read(4096)
+
+
+def test_given_a_multipart_upload_when_verified_then_s3_composite_checksum_matches(
+    aws: dict[str, Any],
+) -> None:
+    data = bytes(range(256)) * (20 * MiB // 256 + 7)  # 20 MiB and a bit: three parts
+    bucket = ArchiveBucket(aws["s3"], aws["bucket"], part_size=8 * MiB)
+    reader = StreamingReader(Body(data), max_bytes=10**9, part_size=8 * MiB)  # type: ignore[arg-type]
+    stored = bucket.upload_stream("transcript.json", "t/x.json", reader, "application/json", {})
+    assert stored.sha256_hex == hashlib.sha256(data).hexdigest()
+    assert stored.size == len(data)
+    body = aws["s3"].get_object(Bucket=aws["bucket"], Key="t/x.json")["Body"].read()
+    assert body == data
