@@ -50,10 +50,10 @@ class StreamingReader:
         self.bytes_read = 0
 
     def read(self, amount: int = -1) -> bytes:
-        if amount is None or amount < 0:
-            raise ValueError("StreamingReader reads bounded amounts only")
+        # read() without a size means "the rest": s3transfer asks that only once it has seen
+        # the end of the stream, and MAX_OUTPUT_BYTES bounds it in any case.
+        wanted = self._max_bytes + 1 if amount is None or amount < 0 else amount
         chunks: list[bytes] = []
-        wanted = amount
         try:
             while wanted > 0:
                 chunk = self._response.read(min(wanted, 1024 * 1024))
