@@ -1,0 +1,48 @@
+"""Integration fixtures: one embedded AWS per session, a Transcribe double per test.
+
+The reusable pieces live in ``tests.support`` (no pytest there) so the demo and the
+benchmarks build exactly the same environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
+from tests.support.embedded_aws import EmbeddedAWS
+from tests.support.transcribe_double import FakeTranscribe
+
+
+@pytest.fixture(scope="session")
+def embedded_aws() -> Iterator[EmbeddedAWS]:
+    """moto on 127.0.0.1, started once: its state is process-wide anyway."""
+    with EmbeddedAWS() as aws:
+        yield aws
+
+
+@pytest.fixture
+def fake_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[FakeTranscribe]:
+    """A fresh Transcribe double; team-bucket jobs write into the session's moto S3."""
+    with FakeTranscribe(s3_client=embedded_aws.client("s3"), region=embedded_aws.region) as fake:
+        yield fake
+
+
+@pytest.fixture
+def archive_env(
+    monkeypatch: pytest.MonkeyPatch,
+    embedded_aws: EmbeddedAWS,
+    fake_transcribe: FakeTranscribe,
+) -> Iterator[ArchiveEnv]:
+    """A new bucket + table, and os.environ set to the archiver's contract variables."""
+    archive = new_archive(embedded_aws, fake_transcribe)
+    # Nothing from the developer's shell may redirect boto3 away from the embedded AWS.
+    for key in list(os.environ):
+        if key.startswith("AWS_ENDPOINT_URL_") or key in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}:
+            monkeypatch.delenv(key)
+    for key, value in archive.environ.items():
+        monkeypatch.setenv(key, value)
+    yield archive
+    drop_archive(embedded_aws, archive)

@@ -1,0 +1,101 @@
+"""A fresh archive (bucket + history table) and the archiver's contract environment.
+
+Plain functions, no pytest: the integration fixtures, the chaos test, the benchmarks and
+the demo all build their environment the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Final
+
+from botocore.exceptions import ClientError
+
+from infra import schema
+from tests.support.embedded_aws import EmbeddedAWS
+from tests.support.transcribe_double import FakeTranscribe
+
+#: CONTRACT.md's default for MAX_OUTPUT_BYTES (5 GiB).
+DEFAULT_MAX_OUTPUT_BYTES: Final = 5 * 1024**3
+DEFAULT_PREFIX: Final = "transcripts/"
+
+
+@dataclass(frozen=True)
+class ArchiveEnv:
+    """Names of one test's archive and the environment pointing the archiver at it."""
+
+    bucket: str
+    table: str
+    prefix: str
+    max_output_bytes: int
+    environ: dict[str, str] = field(repr=False)
+
+    @property
+    def archive_uri(self) -> str:
+        """``s3://bucket/prefix`` under which every job folder lands."""
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def archiver_environment(
+    aws: EmbeddedAWS,
+    fake: FakeTranscribe,
+    *,
+    bucket: str,
+    table: str,
+    prefix: str = DEFAULT_PREFIX,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+) -> dict[str, str]:
+    """Every variable the archiver reads (CONTRACT.md) plus AWS and Powertools settings."""
+    return aws.env(
+        ARCHIVE_BUCKET=bucket,
+        ARCHIVE_PREFIX=prefix,
+        JOBS_TABLE=table,
+        ALLOWED_SOURCE_HOSTS=fake.link_host,
+        MAX_OUTPUT_BYTES=max_output_bytes,
+        AWS_ENDPOINT_URL_TRANSCRIBE=fake.endpoint_url,
+        POWERTOOLS_METRICS_NAMESPACE=schema.METRICS_NAMESPACE,
+        POWERTOOLS_SERVICE_NAME=schema.METRICS_SERVICE,
+        POWERTOOLS_TRACE_DISABLED="true",
+    )
+
+
+def new_archive(
+    aws: EmbeddedAWS,
+    fake: FakeTranscribe,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+) -> ArchiveEnv:
+    """Create a uniquely named bucket and table (moto state is process-wide) and the env."""
+    token = uuid.uuid4().hex[:12]
+    bucket, table = f"archive-{token}", f"jobs-{token}"
+    aws.create_archive(bucket, table)
+    return ArchiveEnv(
+        bucket=bucket,
+        table=table,
+        prefix=prefix,
+        max_output_bytes=max_output_bytes,
+        environ=archiver_environment(
+            aws,
+            fake,
+            bucket=bucket,
+            table=table,
+            prefix=prefix,
+            max_output_bytes=max_output_bytes,
+        ),
+    )
+
+
+def drop_archive(aws: EmbeddedAWS, archive: ArchiveEnv) -> None:
+    """Best-effort removal, so large test objects don't pile up in moto's memory."""
+    s3 = aws.client("s3")
+    with contextlib.suppress(ClientError):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=archive.bucket):
+            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=archive.bucket, Delete={"Objects": keys})  # type: ignore[typeddict-item]
+        s3.delete_bucket(Bucket=archive.bucket)
+    with contextlib.suppress(ClientError):
+        aws.client("dynamodb").delete_table(TableName=archive.table)

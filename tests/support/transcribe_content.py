@@ -1,0 +1,233 @@
+"""What the Transcribe double serves: real fixture bytes, and large generated outputs.
+
+Two kinds of content exist:
+
+* ``bytes`` — small outputs held in memory; by default real Transcribe outputs copied
+  byte-for-byte from ``/work/shared/fixtures/transcribe`` into ``tests/fixtures/transcribe``
+  (provenance in ``SOURCES.md`` there).
+* :class:`GeneratedContent` — a deterministic output of any size (benchmarks go to 1 GiB)
+  that is produced chunk by chunk, so neither the server nor a test ever holds it whole.
+
+No WebVTT written by Transcribe was found, so :func:`srt_to_vtt` derives one from the real
+SRT fixture; everything VTT in the double is therefore *derived*, not captured.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Final
+
+FIXTURES_DIR: Final = Path(__file__).resolve().parents[1] / "fixtures" / "transcribe"
+EVENTS_DIR: Final = FIXTURES_DIR / "events"
+
+#: Real fixtures by role (file names in FIXTURES_DIR).
+STANDARD_TRANSCRIPT: Final = "standard-minimal.json"
+SUBTITLED_TRANSCRIPT: Final = "speaker-labels-audio-segments-vocab-mask.json"
+SUBTITLED_SRT: Final = "speaker-labels-audio-segments-vocab-mask.srt"
+REDACTED_TRANSCRIPT: Final = "call-analytics-redacted-pii.json"
+KOREAN_TRANSCRIPT: Final = "korean-long-float-confidence.json"
+SILENT_TRANSCRIPT: Final = "empty-silent-audio.json"
+
+#: Chunk size used when streaming content (also the generated-content block size).
+CHUNK_SIZE: Final = 64 * 1024
+
+
+@functools.cache
+def fixture_bytes(name: str) -> bytes:
+    """The exact bytes of a fixture file (``events/...`` paths work too)."""
+    path = (FIXTURES_DIR / name).resolve()
+    # Fixture names come from tests, but refuse anything outside the fixture folder anyway.
+    if FIXTURES_DIR not in path.parents:
+        raise ValueError(f"not a fixture: {name!r}")
+    return path.read_bytes()
+
+
+def srt_to_vtt(srt: bytes) -> bytes:
+    """WebVTT derived from a Transcribe SRT: ``WEBVTT`` header, ``.`` before milliseconds.
+
+    Cue numbers are kept (Transcribe's documented VTT examples carry them) and the text is
+    untouched, so each VTT cue matches its SRT cue exactly apart from the separator.
+    """
+    lines = srt.decode("utf-8").split("\n")
+    converted = [
+        line.replace(",", ".") if "-->" in line and line[:2].isdigit() else line for line in lines
+    ]
+    return ("WEBVTT\n\n" + "\n".join(converted)).encode("utf-8")
+
+
+# The generated transcript is a valid JSON document shaped like asrOutput.json: a fixed
+# head, filler text inside the transcript string, and a fixed tail. The filler is a run of
+# fixed-size blocks, each starting with its own index, so a chunk served at the wrong
+# offset changes the hash (pure repetition would hide an off-by-one-block bug).
+_HEAD = (
+    b'{"jobName":"generated","accountId":"123456789012","results":{"transcripts":[{"transcript":"'
+)
+_TAIL = b'"}],"items":[]},"status":"COMPLETED"}'
+_WORDS = (
+    "the",
+    "archive",
+    "keeps",
+    "every",
+    "transcript",
+    "byte",
+    "for",
+    "byte",
+    "while",
+    "links",
+    "are",
+    "still",
+    "valid",
+    "and",
+    "retries",
+    "when",
+    "they",
+    "expire",
+)
+
+
+@functools.cache
+def _block_body(seed: int) -> bytes:
+    """CHUNK_SIZE bytes of seed-derived words (ASCII letters and spaces: JSON-string safe)."""
+    rng = random.Random(seed)  # deterministic filler, not security
+    out = bytearray()
+    while len(out) < CHUNK_SIZE:
+        out += rng.choice(_WORDS).encode() + b" "
+    return bytes(out[:CHUNK_SIZE])
+
+
+@dataclass(frozen=True)
+class GeneratedContent:
+    """A deterministic output of ``size`` bytes, produced on demand in chunks.
+
+    When ``size`` is at least :attr:`minimum_json_size` the bytes form one valid JSON
+    document shaped like a transcript; smaller sizes are a prefix of that layout.
+    """
+
+    size: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            raise ValueError("size must be >= 0")
+
+    #: Smallest size whose bytes are a complete JSON document.
+    minimum_json_size: ClassVar[int] = len(_HEAD) + len(_TAIL)
+
+    def _filler_len(self) -> int:
+        return max(0, self.size - len(_HEAD) - len(_TAIL))
+
+    def _filler_block(self, index: int) -> bytes:
+        header = f"[{self.seed}:{index:012d}] ".encode()
+        return header + _block_body(self.seed)[: CHUNK_SIZE - len(header)]
+
+    def _filler(self, start: int, end: int) -> Iterator[bytes]:
+        index, skip = divmod(start, CHUNK_SIZE)
+        pos = start
+        while pos < end:
+            block = self._filler_block(index)
+            take = min(CHUNK_SIZE - skip, end - pos)
+            yield block[skip : skip + take]
+            pos += take
+            index += 1
+            skip = 0
+
+    def iter_range(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` in chunks of at most CHUNK_SIZE."""
+        end = self.size if end is None else min(end, self.size)
+        if start >= end:
+            return
+        # Lay out head | filler | tail (truncated to size when size is tiny).
+        head = _HEAD[: self.size]
+        filler_len = self._filler_len()
+        tail_start = len(head) + filler_len
+        tail = _TAIL[: max(0, self.size - tail_start)]
+        pos = start
+        if pos < len(head):
+            piece = head[pos : min(end, len(head))]
+            yield piece
+            pos += len(piece)
+        if pos < end and pos < tail_start:
+            f_start = pos - len(head)
+            f_end = min(end, tail_start) - len(head)
+            yield from self._filler(f_start, f_end)
+            pos = len(head) + f_end
+        if pos < end:
+            yield tail[pos - tail_start : end - tail_start]
+
+    def etag(self) -> str:
+        """A multipart-style ETag (``"<hex>-<parts>"``), as S3 gives large uploads.
+
+        Real large Transcribe outputs are not single-part MD5s either, so consumers must
+        never treat an ETag as a checksum; computing an MD5 of 1 GiB per request would
+        also defeat the point of streaming.
+        """
+        parts = max(1, -(-self.size // (8 * 1024 * 1024)))
+        digest = hashlib.md5(f"{self.seed}:{self.size}".encode(), usedforsecurity=False)
+        return f'"{digest.hexdigest()}-{parts}"'
+
+
+Content = bytes | GeneratedContent
+
+
+def content_size(content: Content) -> int:
+    return content.size if isinstance(content, GeneratedContent) else len(content)
+
+
+def iter_content(content: Content, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """Stream ``content[start:end]`` in chunks without materialising it."""
+    if isinstance(content, GeneratedContent):
+        yield from content.iter_range(start, end)
+        return
+    view = memoryview(content)[start:end]
+    for offset in range(0, len(view), CHUNK_SIZE):
+        yield bytes(view[offset : offset + CHUNK_SIZE])
+
+
+@functools.lru_cache(maxsize=64)
+def _generated_sha256(content: GeneratedContent) -> str:
+    digest = hashlib.sha256()
+    for chunk in content.iter_range():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_sha256(content: Content) -> str:
+    """Hex SHA-256 of the content, computed by streaming (cached for generated content)."""
+    if isinstance(content, GeneratedContent):
+        return _generated_sha256(content)
+    return hashlib.sha256(content).hexdigest()
+
+
+def content_etag(content: Content) -> str:
+    if isinstance(content, GeneratedContent):
+        return content.etag()
+    return f'"{hashlib.md5(content, usedforsecurity=False).hexdigest()}"'
+
+
+class ContentReader(io.RawIOBase):
+    """A read-only file object over content, for ``upload_fileobj`` into moto S3."""
+
+    def __init__(self, content: Content) -> None:
+        super().__init__()
+        self._chunks = iter_content(content)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
