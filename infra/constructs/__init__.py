@@ -1,0 +1,1 @@
+"""One construct per file; :mod:`infra.stack` composes them."""

@@ -1,0 +1,158 @@
+"""Where archived jobs live: the archive bucket and the history table.
+
+Both are created here unless the configuration names existing ones, which are then
+adopted by reference: no resource is declared for them, but every policy below still
+points at them.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra import schema
+from infra.config import ArchiverConfig
+
+#: Parts of an upload that failed half-way cost money and are never completed by a retry
+#: (a retry starts a new upload), so they are cleaned up after a week.
+ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
+ACCESS_LOG_PREFIX = "archive-bucket/"
+
+
+class ArchiveStorage(Construct):
+    """The archive bucket (+ its access-log bucket) and the job-history table."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ArchiverConfig,
+        key: kms.IKey | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._prefix = config.archive_prefix
+        self.access_log_bucket: s3.Bucket | None = None
+        self.bucket = self._adopt_or_create_bucket(config, key)
+        self.table = self._adopt_or_create_table(config, key)
+
+    @property
+    def archive_objects_arn(self) -> str:
+        """Every object under the archive prefix, and nothing else in the bucket."""
+        return self.bucket.arn_for_objects(f"{self._prefix}*")
+
+    @property
+    def table_arns(self) -> list[str]:
+        """The table and its indexes (history queries read ByStatus and ByLanguage)."""
+        return [self.table.table_arn, f"{self.table.table_arn}/index/*"]
+
+    def _adopt_or_create_bucket(self, config: ArchiverConfig, key: kms.IKey | None) -> s3.IBucket:
+        if config.archive_bucket_name is not None:
+            return s3.Bucket.from_bucket_name(self, "ArchiveBucket", config.archive_bucket_name)
+
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            # S3 server access logging can only deliver to SSE-S3 buckets.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(config.log_retention_days),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        return s3.Bucket(
+            self,
+            "ArchiveBucket",
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            encryption=s3.BucketEncryption.KMS if key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=key,
+            # One data key per bucket instead of one KMS call per object.
+            bucket_key_enabled=True if key else None,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix=ACCESS_LOG_PREFIX,
+            lifecycle_rules=_archive_lifecycle_rules(config.transition_to_glacier_after_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _adopt_or_create_table(
+        self, config: ArchiverConfig, key: kms.IKey | None
+    ) -> dynamodb.ITable:
+        if config.jobs_table_name is not None:
+            return dynamodb.Table.from_table_attributes(
+                self,
+                "JobsTable",
+                table_name=config.jobs_table_name,
+                global_indexes=list(schema.GSIS),
+                encryption_key=key,
+            )
+
+        table = dynamodb.Table(
+            self,
+            "JobsTable",
+            partition_key=_string_attribute(schema.PARTITION_KEY),
+            sort_key=_string_attribute(schema.SORT_KEY),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            encryption=(
+                dynamodb.TableEncryption.CUSTOMER_MANAGED
+                if key
+                else dynamodb.TableEncryption.AWS_MANAGED
+            ),
+            encryption_key=key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for index_name, (partition_key, sort_key) in schema.GSIS.items():
+            table.add_global_secondary_index(
+                index_name=index_name,
+                partition_key=_string_attribute(partition_key),
+                sort_key=_string_attribute(sort_key),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        return table
+
+
+def _string_attribute(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+
+def _archive_lifecycle_rules(glacier_after_days: int | None) -> list[s3.LifecycleRule]:
+    rules = [
+        s3.LifecycleRule(
+            id="AbortIncompleteUploads",
+            abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
+        )
+    ]
+    if glacier_after_days is not None:
+        after = Duration.days(glacier_after_days)
+        rules.append(
+            s3.LifecycleRule(
+                id="TransitionToGlacier",
+                transitions=[
+                    s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=after)
+                ],
+                noncurrent_version_transitions=[
+                    s3.NoncurrentVersionTransition(
+                        storage_class=s3.StorageClass.GLACIER, transition_after=after
+                    )
+                ],
+            )
+        )
+    return rules

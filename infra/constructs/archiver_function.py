@@ -1,0 +1,359 @@
+"""The archiver Lambda: its code, role, log group, layer and async-invoke settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+import jsii
+from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import Construct
+
+from infra import schema
+from infra.config import ArchiverConfig
+from infra.constructs.archive_storage import ArchiveStorage
+from infra.constructs.dead_letter_queue import DeadLetterQueue
+
+LAMBDAS_DIR: Final = Path(__file__).resolve().parents[2] / "lambdas"
+HANDLER: Final = "archiver.handler.handler"
+#: The newest Python Lambda runtime aws-cdk-lib knows (cdk-nag AwsSolutions-L1 asks for it).
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
+#: Archiving is network-bound; Graviton is cheaper per GB-second for the same work.
+ARCHITECTURE: Final = lambda_.Architecture.ARM_64
+#: Long outputs are streamed from a link that is refreshed when it expires; a single
+#: invocation may need most of Lambda's maximum.
+TIMEOUT: Final = Duration.minutes(15)
+#: The contract's 5 GiB: a larger output is recorded in the history item, not copied.
+MAX_OUTPUT_BYTES: Final = 5 * 1024**3
+#: Lambda's own retries of a failed async invocation before the event goes to the queue.
+ASYNC_RETRY_ATTEMPTS: Final = 2
+#: Throttled invocations wait in Lambda's async queue for up to this long.
+ASYNC_MAX_EVENT_AGE: Final = Duration.hours(6)
+ASSET_EXCLUDES: Final = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/*.egg-info",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
+    "**/.ruff_cache",
+]
+
+_RETENTION: Final = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def retention_days(days: int) -> logs.RetentionDays:
+    return _RETENTION[days]
+
+
+def powertools_ssm_parameter(version: str) -> str:
+    """AWS-published parameter holding the Powertools layer ARN of that exact release."""
+    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
+
+
+@jsii.implements(lambda_.IDestination)
+class _QueueDestination:
+    """On-failure destination that does not grant anything by itself.
+
+    The stock ``SqsDestination`` grants ``queue.grant_send_messages``, which adds
+    GetQueueAttributes/GetQueueUrl and, with a customer-managed key, ``kms:ReEncrypt*`` and
+    ``kms:GenerateDataKey*``. The function role gets exactly sqs:SendMessage instead.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self._queue = queue
+
+    def bind(
+        self,
+        scope: Construct,
+        fn: lambda_.IFunction,
+        *,
+        type: lambda_.DestinationType,
+    ) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
+
+
+class ArchiverFunction(Construct):
+    """Copies a finished job's outputs into the archive and records it in the table."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ArchiverConfig,
+        storage: ArchiveStorage,
+        key: kms.IKey | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.on_failure_queue = DeadLetterQueue(self, "OnFailureQueue", key=key).queue
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=retention_days(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Transcribe archiver: read finished jobs, write the archive and history",
+        )
+        for statement in self._statements(config, storage, key):
+            self.role.add_to_policy(statement)
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Archives every finished Amazon Transcribe job into S3 and DynamoDB",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDES),
+            handler=HANDLER,
+            timeout=TIMEOUT,
+            memory_size=config.memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.role,
+            log_group=self.log_group,
+            layers=[self._powertools_layer(config)],
+            reserved_concurrent_executions=config.reserved_concurrency,
+            environment=self.environment(config, storage),
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
+            on_failure=_QueueDestination(self.on_failure_queue),
+        )
+        self._drop_redundant_role_dependency()
+        self._suppress_reviewed_wildcards(config, storage)
+
+    def _drop_redundant_role_dependency(self) -> None:
+        # CDK makes the function DependsOn its role although `Role: !GetAtt` already
+        # orders them (cfn-lint W3005); keep only the policy, so the function is created
+        # with its permissions in place.
+        stack = Stack.of(self)
+        policy = self.role.node.find_child("DefaultPolicy").node.default_child
+        function = self.function.node.default_child
+        if not (isinstance(policy, CfnResource) and isinstance(function, CfnResource)):
+            raise TypeError("unexpected construct tree under the archiver function")
+        function.add_override("DependsOn", [stack.get_logical_id(policy)])
+
+    @staticmethod
+    def environment(config: ArchiverConfig, storage: ArchiveStorage) -> dict[str, str]:
+        """Exactly the contract's variables, plus Powertools' own."""
+        return {
+            "ARCHIVE_BUCKET": storage.bucket.bucket_name,
+            "ARCHIVE_PREFIX": config.archive_prefix,
+            "JOBS_TABLE": storage.table.table_name,
+            "ARCHIVE_UNREDACTED": "true" if config.archive_unredacted else "false",
+            # Only AWS S3 hosts in production; loopback hosts are for local runs and tests.
+            "ALLOWED_SOURCE_HOSTS": "",
+            "MAX_OUTPUT_BYTES": str(MAX_OUTPUT_BYTES),
+            "POWERTOOLS_SERVICE_NAME": schema.METRICS_SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": schema.METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+
+    def _powertools_layer(self, config: ArchiverConfig) -> lambda_.ILayerVersion:
+        if config.powertools_layer_arn:
+            arn = config.powertools_layer_arn.replace("{region}", Aws.REGION)
+        else:
+            # Resolved by CloudFormation at deploy time in the stack's own region, so the
+            # layer carries exactly the Powertools release requirements.txt pins.
+            arn = ssm.StringParameter.value_for_string_parameter(
+                self, powertools_ssm_parameter(config.powertools_version)
+            )
+        return lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
+
+    def _statements(
+        self, config: ArchiverConfig, storage: ArchiveStorage, key: kms.IKey | None
+    ) -> list[iam.PolicyStatement]:
+        stack = Stack.of(self)
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadTranscriptionJobs",
+                actions=["transcribe:GetTranscriptionJob"],
+                resources=[
+                    stack.format_arn(
+                        service="transcribe", resource="transcription-job", resource_name="*"
+                    )
+                ],
+            ),
+            # CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all
+            # authorized by s3:PutObject.
+            iam.PolicyStatement(
+                sid="WriteArchive",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[storage.archive_objects_arn],
+            ),
+            # HeadObject (ChecksumMode=ENABLED) verifies the stored checksum after an upload.
+            iam.PolicyStatement(
+                sid="VerifyArchive",
+                actions=["s3:GetObject"],
+                resources=[storage.archive_objects_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteJobHistory",
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:Query",
+                ],
+                resources=storage.table_arns,
+            ),
+            # Lambda sends failed events to the on-failure queue with the function's role.
+            iam.PolicyStatement(
+                sid="SendToOnFailureQueue",
+                actions=["sqs:SendMessage"],
+                resources=[self.on_failure_queue.queue_arn],
+            ),
+        ]
+        if config.source_buckets:
+            statements.append(
+                # Server-side copies name the exact version they measured when the output
+                # bucket is versioned, which S3 authorizes as GetObjectVersion.
+                iam.PolicyStatement(
+                    sid="ReadTranscribeOutputBuckets",
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[_objects_arn(stack, bucket) for bucket in config.source_buckets],
+                )
+            )
+        if key is not None:
+            # Only through the services whose data the key protects for this function.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="UseArchiveKey",
+                    actions=[
+                        "kms:Decrypt",
+                        "kms:DescribeKey",
+                        "kms:Encrypt",
+                        "kms:GenerateDataKey",
+                    ],
+                    resources=[key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": [
+                                f"{service}.{Aws.REGION}.amazonaws.com"
+                                for service in ("s3", "dynamodb", "sqs")
+                            ]
+                        }
+                    },
+                )
+            )
+        return statements
+
+    def _suppress_reviewed_wildcards(self, config: ArchiverConfig, storage: ArchiveStorage) -> None:
+        stack = Stack.of(self)
+        reviewed = [
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
+                    "permissions; CDK adds them for active tracing."
+                ),
+                applies_to=["Resource::*"],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Job names come from events at run time; the statement allows only "
+                    "GetTranscriptionJob on this account's and region's jobs."
+                ),
+                applies_to=[
+                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
+                    "<AWS::AccountId>:transcription-job/*"
+                ],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Object keys are {prefix}{JobName}/{CreationTime}/..., known only at run "
+                    "time; access is confined to the archive prefix."
+                ),
+                applies_to=[_nag_resource(stack, storage.archive_objects_arn)],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "History queries read the ByStatus and ByLanguage indexes of this table only."
+                ),
+                applies_to=[_nag_resource(stack, f"{storage.table.table_arn}/index/*")],
+            ),
+        ]
+        if config.source_buckets:
+            reviewed.append(
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=(
+                        "Transcribe names its output objects per job; read-only GetObject on "
+                        "the team's configured Transcribe output buckets."
+                    ),
+                    applies_to=[
+                        _nag_resource(stack, _objects_arn(stack, bucket))
+                        for bucket in config.source_buckets
+                    ],
+                )
+            )
+        NagSuppressions.add_resource_suppressions(self.role, reviewed, apply_to_children=True)
+
+
+def _objects_arn(stack: Stack, bucket_name: str) -> str:
+    return stack.format_arn(
+        service="s3", region="", account="", resource=bucket_name, resource_name="*"
+    )
+
+
+def _nag_resource(stack: Stack, arn: str) -> str:
+    """The ``Resource::...`` finding string cdk-nag prints for a (possibly token) ARN."""
+    resolved = stack.resolve(arn)
+    return f"Resource::{_nag_render(resolved)}"
+
+
+def _nag_render(value: object) -> str:
+    # Mirrors how cdk-nag flattens intrinsics in IAM5 findings: Ref -> <Name>,
+    # GetAtt -> <Resource.Attr>, Join -> concatenation.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return f"<{value['Ref']}>"
+        if "Fn::GetAtt" in value:
+            return f"<{'.'.join(value['Fn::GetAtt'])}>"
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return str(separator).join(_nag_render(part) for part in parts)
+    raise ValueError(f"cannot render {value!r} as a cdk-nag finding")

@@ -1,0 +1,250 @@
+"""Alarms that page someone, and a dashboard that shows what the archiver did."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import schema
+
+PERIOD: Final = Duration.minutes(5)
+#: Alarm when one invocation takes this share of the function timeout: long outputs are
+#: getting close to being cut off.
+DURATION_ALARM_SHARE: Final = 0.8
+
+
+def archiver_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    """A metric the archiver emits through Powertools (which adds the service dimension)."""
+    return cloudwatch.Metric(
+        namespace=schema.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": schema.METRICS_SERVICE},
+        statistic=statistic,
+        period=PERIOD,
+    )
+
+
+class Monitoring(Construct):
+    """SNS alarm topic, CloudWatch alarms on failures, and an operations dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.Function,
+        function_timeout: Duration,
+        target_dead_letter_queue: sqs.IQueue,
+        on_failure_queue: sqs.IQueue,
+        key: kms.IKey | None,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = self._alarm_topic(key)
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self._alarm(
+            "TargetDeadLetterQueueNotEmpty",
+            _queue_depth(target_dead_letter_queue),
+            "EventBridge could not invoke the archiver; events wait in the target DLQ. "
+            "Fix the cause, then run `transcribe-archiver replay --queue-url <TargetDlqUrl>`.",
+        )
+        self._alarm(
+            "OnFailureQueueNotEmpty",
+            _queue_depth(on_failure_queue),
+            "The archiver failed a job after all retries; the event waits in the on-failure "
+            "queue. Read the function logs, fix, then run "
+            "`transcribe-archiver replay --queue-url <OnFailureDlqUrl>`.",
+        )
+        self._alarm(
+            "FunctionErrors",
+            function.metric_errors(period=PERIOD, statistic="Sum"),
+            "The archiver raised an error; Lambda retries it, then parks the event in the "
+            "on-failure queue. See the function logs and X-Ray traces.",
+        )
+        # Reserved concurrency throttles bursts by design and Lambda's async queue retries
+        # them; only sustained throttling (15 minutes) risks events ageing out.
+        self._alarm(
+            "FunctionThrottled",
+            function.metric_throttles(period=PERIOD, statistic="Sum"),
+            "The archiver has been throttled for 15 minutes; events queue up and may age out "
+            "after 6 hours. Raise reservedConcurrency if the backlog persists.",
+            evaluation_periods=3,
+        )
+        self._alarm(
+            "ArchiveErrors",
+            archiver_metric(schema.METRIC_ARCHIVE_ERRORS),
+            "A job could not be archived (see the ArchiveError of its history item). "
+            "Re-archive with `transcribe-archiver backfill --since <time>`.",
+        )
+        self._alarm(
+            "EventsRejected",
+            archiver_metric(schema.METRIC_EVENTS_REJECTED),
+            "Informational: the archiver received events it does not handle (wrong source, "
+            "missing fields, other statuses). Check what invokes the function.",
+        )
+        timeout_ms = function_timeout.to_milliseconds()
+        self._alarm(
+            "DurationNearTimeout",
+            function.metric_duration(period=PERIOD, statistic="Maximum"),
+            "An invocation used over 80% of the function timeout; very long outputs may soon "
+            "be cut off. Consider raising memorySize (faster network and CPU).",
+            threshold=timeout_ms * DURATION_ALARM_SHARE,
+        )
+
+        self.dashboard = self._dashboard(function, target_dead_letter_queue, on_failure_queue)
+
+    def _alarm_topic(self, key: kms.IKey | None) -> sns.Topic:
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name="Transcribe archiver alarms",
+            enforce_ssl=True,
+            # Not the AWS-managed alias/aws/sns key: its policy cannot allow
+            # cloudwatch.amazonaws.com, so alarms would silently fail to publish.
+            master_key=key,
+        )
+        # The topic policy that enforce_ssl creates replaces SNS's default one, so alarms
+        # from this account need an explicit allow.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarms",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": Stack.of(self).format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
+        return topic
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        description: str,
+        *,
+        threshold: float = 0,
+        evaluation_periods: int = 1,
+    ) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=evaluation_periods,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        action = cloudwatch_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        # Tell the same people when it recovers.
+        alarm.add_ok_action(action)
+        self.alarms[construct_id] = alarm
+
+    def _dashboard(
+        self,
+        function: lambda_.Function,
+        target_dead_letter_queue: sqs.IQueue,
+        on_failure_queue: sqs.IQueue,
+    ) -> cloudwatch.Dashboard:
+        latency = schema.METRIC_ARCHIVE_LATENCY
+        dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=Stack.of(self).stack_name,
+            default_interval=Duration.days(1),
+        )
+        dashboard.add_widgets(
+            _graph(
+                "Jobs",
+                [
+                    archiver_metric(schema.METRIC_JOBS_ARCHIVED),
+                    archiver_metric(schema.METRIC_JOBS_INCOMPLETE),
+                    archiver_metric(schema.METRIC_JOBS_FAILED_AT_TRANSCRIBE),
+                    archiver_metric(schema.METRIC_DUPLICATES_SKIPPED),
+                ],
+            ),
+            _graph(
+                "Problems",
+                [
+                    archiver_metric(schema.METRIC_ARCHIVE_ERRORS),
+                    archiver_metric(schema.METRIC_EVENTS_REJECTED),
+                    archiver_metric(schema.METRIC_LINKS_REFRESHED),
+                ],
+            ),
+            _graph("Bytes archived", [archiver_metric(schema.METRIC_BYTES_ARCHIVED)]),
+            _graph(
+                "Seconds from job completion to archived",
+                [
+                    archiver_metric(latency, "p50").with_(label="p50"),
+                    archiver_metric(latency, "p99").with_(label="p99"),
+                    archiver_metric(latency, "Maximum").with_(label="max"),
+                ],
+            ),
+        )
+        dashboard.add_widgets(
+            _graph(
+                "Dead-letter queues (messages waiting)",
+                [
+                    _queue_depth(target_dead_letter_queue).with_(label="Target DLQ"),
+                    _queue_depth(on_failure_queue).with_(label="On-failure DLQ"),
+                ],
+            ),
+            _graph(
+                "Function invocations",
+                [
+                    function.metric_invocations(period=PERIOD, statistic="Sum"),
+                    function.metric_errors(period=PERIOD, statistic="Sum"),
+                    function.metric_throttles(period=PERIOD, statistic="Sum"),
+                ],
+            ),
+            _graph(
+                "Function duration (ms)",
+                [
+                    function.metric_duration(period=PERIOD, statistic=stat).with_(label=stat)
+                    for stat in ("p50", "p99", "Maximum")
+                ],
+            ),
+            _graph(
+                "Concurrent executions",
+                [function.metric("ConcurrentExecutions", period=PERIOD, statistic="Maximum")],
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=list(self.alarms.values()), width=24
+            )
+        )
+        return dashboard
+
+
+def _queue_depth(queue: sqs.IQueue) -> cloudwatch.Metric:
+    return queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+
+
+def _graph(title: str, metrics: list[cloudwatch.Metric]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=list(metrics), width=6)
