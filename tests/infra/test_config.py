@@ -1,0 +1,163 @@
+"""CDK context validation: good values parse, bad ones stop the synth naming the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from infra.config import (
+    DEFAULT_POWERTOOLS_VERSION,
+    LOG_RETENTION_DAYS_ALLOWED,
+    ArchiverConfig,
+    ConfigError,
+    cdk_json_context,
+)
+from infra.constructs.archiver_function import retention_days
+from tests.infra.conftest import KMS_KEY_ARN, ROOT
+
+pytestmark = pytest.mark.infra
+
+
+def test_given_committed_cdk_json_when_read_then_it_equals_the_code_defaults() -> None:
+    # cdk.json shows users the defaults; the two must not disagree.
+    assert ArchiverConfig.from_mapping(cdk_json_context(ROOT / "cdk.json")) == ArchiverConfig()
+
+
+def test_given_nothing_when_read_then_defaults_apply() -> None:
+    config = ArchiverConfig.from_mapping({})
+
+    assert config.stack_name == "TranscribeArchiver"
+    assert config.archive_prefix == "transcripts/"
+    assert config.archive_bucket_name is None
+    assert config.jobs_table_name is None
+    assert config.source_buckets == ()
+    assert config.kms_key_arn is None
+    assert config.archive_unredacted is True
+    assert config.alarm_email is None
+    assert config.reserved_concurrency == 10
+    assert config.memory_size == 512
+    assert config.log_retention_days == 365
+    assert config.transition_to_glacier_after_days is None
+    assert config.powertools_version == DEFAULT_POWERTOOLS_VERSION
+    assert config.powertools_layer_arn is None
+
+
+def test_given_command_line_strings_when_read_then_they_are_typed() -> None:
+    config = ArchiverConfig.from_mapping(
+        {
+            "archiveUnredacted": "FALSE",
+            "reservedConcurrency": "25",
+            "memorySize": "2048",
+            "logRetentionDays": "731",
+            "transitionToGlacierAfterDays": "30",
+            "sourceBuckets": " out-a ,out-b,,out-a ",
+            "archiveBucketName": "team-archive",
+            "jobsTableName": "Transcribe.Jobs-1",
+            "kmsKeyArn": KMS_KEY_ARN,
+            "alarmEmail": "ops@example.com",
+        }
+    )
+
+    assert config.archive_unredacted is False
+    assert config.reserved_concurrency == 25
+    assert config.memory_size == 2048
+    assert config.log_retention_days == 731
+    assert config.transition_to_glacier_after_days == 30
+    assert config.source_buckets == ("out-a", "out-b")
+    assert config.adopts_bucket
+    assert config.adopts_table
+    assert config.kms_key_arn == KMS_KEY_ARN
+    assert config.alarm_email == "ops@example.com"
+
+
+def test_given_json_list_and_empty_strings_when_read_then_list_kept_and_blanks_unset() -> None:
+    config = ArchiverConfig.from_mapping(
+        {"sourceBuckets": ["out-a", "out.b"], "kmsKeyArn": "", "alarmEmail": "  ", "stackName": ""}
+    )
+
+    assert config.source_buckets == ("out-a", "out.b")
+    assert config.kms_key_arn is None
+    assert config.alarm_email is None
+    assert config.stack_name == "TranscribeArchiver"
+
+
+def test_given_app_context_when_read_from_node_then_cli_values_win() -> None:
+    app = cdk.App(context={"archivePrefix": "calls/2026/", "reservedConcurrency": "4"})
+
+    config = ArchiverConfig.from_context(app.node)
+
+    assert config.archive_prefix == "calls/2026/"
+    assert config.reserved_concurrency == 4
+
+
+BAD_VALUES: list[tuple[str, Any, str]] = [
+    ("archivePrefix", "/transcripts/", "must not start with '/'"),
+    ("archivePrefix", "transcripts", "must end with '/'"),
+    ("archivePrefix", "a//b/", "segments"),
+    ("archivePrefix", "a/../b/", "segments"),
+    ("archivePrefix", "jobs*/", "no '*'"),
+    ("archivePrefix", 42, "must be a string"),
+    ("logRetentionDays", 42, "one of CloudWatch's values"),
+    ("logRetentionDays", "forever", "whole number"),
+    ("logRetentionDays", 0, "at least 1"),
+    ("kmsKeyArn", "alias/archive", "KMS key ARN"),
+    ("kmsKeyArn", "arn:aws:kms:eu-west-1:123456789012:alias/archive", "KMS key ARN"),
+    ("kmsKeyArn", "arn:aws:kms:eu-west-1:1234:key/1234abcd-12ab-34cd-56ef-1234567890ab", "KMS"),
+    ("alarmEmail", "ops.example.com", "email address"),
+    ("alarmEmail", "ops@example", "email address"),
+    ("reservedConcurrency", 0, "at least 1"),
+    ("reservedConcurrency", "-3", "at least 1"),
+    ("reservedConcurrency", "ten", "whole number"),
+    ("reservedConcurrency", True, "whole number"),
+    ("reservedConcurrency", 2.5, "whole number"),
+    ("memorySize", 64, "at least 128"),
+    ("memorySize", 20480, "at most 10240"),
+    ("transitionToGlacierAfterDays", 0, "at least 1"),
+    ("archiveBucketName", "Team_Archive", "lowercase"),
+    ("archiveBucketName", "ab", "3-63"),
+    ("archiveBucketName", "192.168.10.20", "IP address"),
+    ("archiveBucketName", "team..archive", "'..'"),
+    ("archiveBucketName", "xn--archive", "must not start"),
+    ("archiveBucketName", "archive-s3alias", "must not end"),
+    ("sourceBuckets", "good-bucket,Bad_Bucket", "'Bad_Bucket'"),
+    ("sourceBuckets", {"bucket": "x"}, "list of bucket names"),
+    ("sourceBuckets", ["ok-bucket", 7], "list of bucket names"),
+    ("jobsTableName", "ab", "3-255"),
+    ("jobsTableName", "jobs table", "3-255"),
+    ("stackName", "1Archiver", "start with a letter"),
+    ("stackName", "Archiver_Prod", "start with a letter"),
+    ("archiveUnredacted", "yes", "true or false"),
+    ("powertoolsVersion", "v3", "version like"),
+    ("powertoolsLayerArn", "AWSLambdaPowertoolsPythonV3:27", "layer version ARN"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), BAD_VALUES)
+def test_given_bad_value_when_read_then_config_error_names_key_and_problem(
+    key: str, value: Any, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        ArchiverConfig.from_mapping({key: value})
+
+    assert isinstance(raised.value, ValueError)
+    assert raised.value.key == key
+    message = str(raised.value)
+    assert f"'{key}'" in message
+    assert expected in message
+    assert repr(value) in message
+
+
+def test_given_bad_value_in_app_context_when_read_then_it_raises_before_any_resource() -> None:
+    app = cdk.App(context={"logRetentionDays": "400x"})
+
+    with pytest.raises(ConfigError, match="'logRetentionDays' must be a whole number"):
+        ArchiverConfig.from_context(app.node)
+
+
+@pytest.mark.parametrize("days", sorted(LOG_RETENTION_DAYS_ALLOWED))
+def test_given_each_accepted_retention_then_the_log_group_can_express_it(days: int) -> None:
+    config = ArchiverConfig.from_mapping({"logRetentionDays": days})
+
+    assert retention_days(config.log_retention_days).name

@@ -1,0 +1,192 @@
+"""Least privilege: what the archiver's role (and every resource policy) allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import (
+    KMS_KEY_ARN,
+    Synth,
+    as_list,
+    function_statements,
+    policy_statements,
+    render,
+)
+
+pytestmark = pytest.mark.infra
+
+DATA_SERVICES = ("s3:", "dynamodb:", "sqs:", "kms:")
+
+
+def _by_action(statements: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    return [s for s in statements if any(a.startswith(prefix) for a in as_list(s["Action"]))]
+
+
+def _resources(statement: dict[str, Any]) -> set[str]:
+    return {render(resource) for resource in as_list(statement["Resource"])}
+
+
+def _archive_bucket_arn(synth: Synth) -> str:
+    if synth.config.archive_bucket_name:
+        return f"arn:<AWS::Partition>:s3:::{synth.config.archive_bucket_name}"
+    return f"<{synth.logical_id('AWS::S3::Bucket', 'StorageArchive')}.Arn>"
+
+
+def test_given_every_configuration_then_no_allow_statement_has_a_wildcard_action(
+    each: Synth,
+) -> None:
+    # Deny statements (TLS-only policies) may say s3:* / sqs:*; nothing may *allow* one.
+    for logical_id, statement in policy_statements(each):
+        if statement["Effect"] != "Allow":
+            continue
+        for action in as_list(statement.get("Action", [])):
+            assert "*" not in action, f"{logical_id} allows {action}"
+        assert "NotAction" not in statement, logical_id
+
+
+def test_given_every_configuration_then_data_services_are_never_allowed_on_all_resources(
+    each: Synth,
+) -> None:
+    for logical_id, statement in policy_statements(each):
+        if statement["Effect"] != "Allow":
+            continue
+        if any(a.startswith(DATA_SERVICES) for a in as_list(statement["Action"])):
+            assert "*" not in as_list(statement.get("Resource", [])), logical_id
+
+
+def test_given_every_configuration_then_role_has_no_managed_policies(each: Synth) -> None:
+    _, role = each.only("AWS::IAM::Role")
+
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+        }
+    ]
+
+
+def test_given_every_configuration_then_archive_writes_are_confined_to_the_prefix(
+    each: Synth,
+) -> None:
+    prefix_objects = f"{_archive_bucket_arn(each)}/{each.config.archive_prefix}*"
+    writes = _by_action(function_statements(each), "s3:Put")
+
+    assert len(writes) == 1
+    assert set(as_list(writes[0]["Action"])) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert _resources(writes[0]) == {prefix_objects}
+
+
+def test_given_every_configuration_then_archive_reads_are_confined_to_the_prefix(
+    each: Synth,
+) -> None:
+    prefix_objects = f"{_archive_bucket_arn(each)}/{each.config.archive_prefix}*"
+    source_objects = {f"arn:<AWS::Partition>:s3:::{b}/*" for b in each.config.source_buckets}
+
+    for statement in _by_action(function_statements(each), "s3:"):
+        assert _resources(statement) <= {prefix_objects} | source_objects, statement
+        if _resources(statement) == {prefix_objects}:
+            assert set(as_list(statement["Action"])) <= {
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:GetObject",
+            }
+
+
+def test_given_no_source_buckets_then_function_reads_no_other_bucket(default: Synth) -> None:
+    s3_resources = set().union(*map(_resources, _by_action(function_statements(default), "s3:")))
+
+    assert all(resource.endswith("/transcripts/*") for resource in s3_resources)
+    assert not any(":s3:::" in resource for resource in s3_resources)
+
+
+def test_given_source_buckets_then_function_may_only_get_their_objects(hardened: Synth) -> None:
+    reads = [
+        s
+        for s in function_statements(hardened)
+        if any(":s3:::" in resource for resource in _resources(s))
+    ]
+
+    assert len(reads) == 1
+    assert set(as_list(reads[0]["Action"])) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert _resources(reads[0]) == {
+        "arn:<AWS::Partition>:s3:::team-transcribe-out/*",
+        "arn:<AWS::Partition>:s3:::other-team-out/*",
+    }
+
+
+def test_given_every_configuration_then_history_table_access_is_item_level_only(
+    each: Synth,
+) -> None:
+    (statement,) = _by_action(function_statements(each), "dynamodb:")
+    if each.config.jobs_table_name:
+        table = (
+            "arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:"
+            f"table/{each.config.jobs_table_name}"
+        )
+    else:
+        table = f"<{each.only('AWS::DynamoDB::Table')[0]}.Arn>"
+
+    assert set(as_list(statement["Action"])) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+    }
+    assert _resources(statement) == {table, f"{table}/index/*"}
+
+
+def test_given_every_configuration_then_transcribe_access_is_get_job_only(each: Synth) -> None:
+    (statement,) = _by_action(function_statements(each), "transcribe:")
+
+    assert as_list(statement["Action"]) == ["transcribe:GetTranscriptionJob"]
+    assert _resources(statement) == {
+        "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/*"
+    }
+
+
+def test_given_every_configuration_then_logs_and_queue_writes_target_own_resources(
+    each: Synth,
+) -> None:
+    statements = function_statements(each)
+    log_group_id, _ = each.only("AWS::Logs::LogGroup")
+    queue_id = each.logical_id("AWS::SQS::Queue", "ArchiverOnFailureQueue")
+
+    (logs,) = _by_action(statements, "logs:")
+    (sqs,) = _by_action(statements, "sqs:")
+    assert set(as_list(logs["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert _resources(logs) == {f"<{log_group_id}.Arn>"}
+    assert as_list(sqs["Action"]) == ["sqs:SendMessage"]
+    assert _resources(sqs) == {f"<{queue_id}.Arn>"}
+
+
+def test_given_no_kms_key_then_no_statement_mentions_kms(default: Synth, adopted: Synth) -> None:
+    for synth in (default, adopted):
+        for logical_id, statement in policy_statements(synth):
+            assert not _by_action([statement], "kms:"), logical_id
+
+
+def test_given_kms_key_then_function_may_use_only_that_key_through_its_services(
+    hardened: Synth,
+) -> None:
+    kms_statements = [s for _, s in policy_statements(hardened) if _by_action([s], "kms:")]
+
+    assert len(kms_statements) == 1
+    (statement,) = kms_statements
+    assert statement in function_statements(hardened)
+    assert set(as_list(statement["Action"])) == {
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    }
+    assert as_list(statement["Resource"]) == [KMS_KEY_ARN]
+    via = {render(v) for v in statement["Condition"]["StringEquals"]["kms:ViaService"]}
+    assert via == {
+        "s3.<AWS::Region>.amazonaws.com",
+        "dynamodb.<AWS::Region>.amazonaws.com",
+        "sqs.<AWS::Region>.amazonaws.com",
+    }
