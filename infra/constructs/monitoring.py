@@ -175,7 +175,8 @@ class Monitoring(Construct):
         dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=Stack.of(self).stack_name,
+            # Dashboard names are unique per account across regions.
+            dashboard_name=f"{Stack.of(self).stack_name}-{Stack.of(self).region}",
             default_interval=Duration.days(1),
         )
         dashboard.add_widgets(

@@ -148,7 +148,9 @@ def test_given_every_configuration_then_dashboard_shows_every_archiver_metric(
     archiver_lines = {(name, stat) for ns, name, stat in lines if ns == schema.METRICS_NAMESPACE}
     metric_names = [value for name, value in vars(schema).items() if name.startswith("METRIC_")]
 
-    assert dashboard["Properties"]["DashboardName"] == each.config.stack_name
+    assert render(dashboard["Properties"]["DashboardName"]) == (
+        f"{each.config.stack_name}-<AWS::Region>"
+    )
     assert len(metric_names) == 9
     for metric in set(metric_names) - {schema.METRIC_ARCHIVE_LATENCY}:
         assert (metric, "Sum") in archiver_lines, metric
