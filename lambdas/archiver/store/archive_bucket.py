@@ -76,15 +76,6 @@ class ArchiveBucket:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def exists(self, key: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
-
     def upload_stream(
         self,
         name: str,
@@ -128,6 +119,7 @@ class ArchiveBucket:
             Body=body,
             ContentType=content_type,
             Metadata=metadata,
+            ChecksumAlgorithm="SHA256",
             ChecksumSHA256=base64.b64encode(digest).decode(),
         )
         return StoredObject(name, self.uri(key), len(body), digest.hex(), content_type)
@@ -163,6 +155,8 @@ class ArchiveBucket:
                     CopySource=copy_source,  # type: ignore[arg-type]
                     CopySourceIfMatch=head["ETag"],
                     MetadataDirective="REPLACE",
+                    # Tags stay behind: copying them would need Get/PutObjectTagging rights.
+                    TaggingDirective="REPLACE",
                     ContentType=content_type,
                     Metadata=metadata,
                     ChecksumAlgorithm="SHA256",
@@ -177,6 +171,7 @@ class ArchiveBucket:
                         "ContentType": content_type,
                         "Metadata": metadata,
                         "MetadataDirective": "REPLACE",
+                        "TaggingDirective": "REPLACE",
                         "ChecksumAlgorithm": "SHA256",
                     },
                     Config=TransferConfig(multipart_threshold=MAX_SINGLE_COPY),

@@ -1,0 +1,85 @@
+"""Assertions shared by the integration suites: what a user finds in S3 and DynamoDB."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from archiver.store.history_table import from_dynamo
+
+from tests.support.transcribe_double import FakeTranscribe
+
+#: Archive object name -> the double's output name.
+OUTPUT_OF = {
+    "transcript.json": "transcript",
+    "redacted-transcript.json": "redacted",
+    "subtitles.vtt": "vtt",
+    "subtitles.srt": "srt",
+}
+CONTENT_TYPES = {
+    "transcript.json": "application/json",
+    "redacted-transcript.json": "application/json",
+    "subtitles.vtt": "text/vtt",
+    "subtitles.srt": "application/x-subrip",
+    "job.json": "application/json",
+}
+SECRETS = ("X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", "ASIA")
+
+
+def runs(db: Any, table: str, job_name: str) -> list[dict[str, Any]]:
+    page = db.query(
+        TableName=table,
+        KeyConditionExpression="JobName = :n",
+        ExpressionAttributeValues={":n": {"S": job_name}},
+        ConsistentRead=True,
+    )
+    return [from_dynamo(i) for i in page["Items"]]
+
+
+def only_run(db: Any, table: str, job_name: str) -> dict[str, Any]:
+    found = runs(db, table, job_name)
+    assert len(found) == 1, f"{job_name}: expected one item, found {len(found)}"
+    return found[0]
+
+
+def keys_under(s3: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return sorted(keys)
+
+
+def assert_archived_whole(
+    s3: Any, db: Any, bucket: str, table: str, fake: FakeTranscribe, job_name: str
+) -> dict[str, Any]:
+    """The run's item is ARCHIVED and every output is in S3, byte-identical and described."""
+    item = only_run(db, table, job_name)
+    assert item["ArchiveStatus"] == "ARCHIVED", item.get("ArchiveError")
+    job = fake.describe(job_name)
+    assert item["JobStatus"] == job["TranscriptionJobStatus"]
+    folder = item["ArchiveUri"].removeprefix(f"s3://{bucket}/")
+    assert keys_under(s3, bucket, folder) == sorted(f"{folder}{n}" for n in item["Outputs"])
+    for name, out in item["Outputs"].items():
+        key = f"{folder}{name}"
+        assert out["S3Uri"] == f"s3://{bucket}/{key}"
+        assert out["ContentType"] == CONTENT_TYPES[name]
+        obj = s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        body = obj["Body"].read()
+        assert obj["ContentType"] == CONTENT_TYPES[name]
+        assert obj["Metadata"]["job-name"] == job_name
+        assert obj["Metadata"]["job-status"] == job["TranscriptionJobStatus"]
+        if job.get("LanguageCode"):
+            assert obj["Metadata"]["language-code"] == job["LanguageCode"]
+        assert out["Bytes"] == len(body)
+        assert out["Sha256"] == hashlib.sha256(body).hexdigest()
+        assert obj.get("ChecksumSHA256"), f"{name}: no S3 SHA-256 checksum"
+        if name in OUTPUT_OF:
+            expected = fake.output_sha256(job_name, OUTPUT_OF[name])  # type: ignore[arg-type]
+            assert out["Sha256"] == expected, f"{name} differs from what Transcribe wrote"
+        if len(body) < 8 * 1024 * 1024:  # single-part: a whole-object checksum
+            assert obj["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
+        if name == "job.json":
+            for secret in SECRETS:
+                assert secret.encode() not in body, f"{secret} in job.json"
+    return item
