@@ -7,6 +7,7 @@ would put every presigned output link, query string and all, into X-Ray traces.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Protocol
@@ -18,6 +19,12 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcribe-archiver")
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscribeArchiver")
 
 logger = Logger(service=SERVICE, stream=sys.stderr)
+
+# At DEBUG, botocore logs response bodies (GetTranscriptionJob's presigned links) and
+# urllib3 logs every request line, query string and all. Never let them go below INFO,
+# whatever the root level is: presigned tokens must not reach the logs.
+for _name in ("botocore", "boto3", "s3transfer", "urllib3"):
+    logging.getLogger(_name).setLevel(max(logging.getLogger(_name).level, logging.INFO))
 tracer = Tracer(service=SERVICE, patch_modules=["boto3", "botocore"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
 
