@@ -28,6 +28,11 @@ def fake_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[FakeTranscribe]:
     """A fresh Transcribe double; team-bucket jobs write into the session's moto S3."""
     with FakeTranscribe(s3_client=embedded_aws.client("s3"), region=embedded_aws.region) as fake:
         yield fake
+        errors = fake.handler_errors
+    # An exception inside the double is a bug in the double, never a finding about the
+    # archiver: fail loudly instead of letting a test pass on a half-served response.
+    if errors:
+        pytest.fail("the Transcribe double crashed:\n" + "\n".join(errors), pytrace=False)
 
 
 @pytest.fixture

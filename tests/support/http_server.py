@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import socketserver
+import sys
 import threading
 import time
+import traceback
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -104,7 +106,19 @@ class BoundedThreadingHTTPServer(TrackedConnectionsMixin, ThreadingHTTPServer):
         max_connections: int = 1024,
     ) -> None:
         self._init_tracking(max_connections)
+        #: Tracebacks of unexpected handler exceptions (tests can assert it stays empty).
+        self.handler_errors: list[str] = []
         super().__init__((LOOPBACK, port), handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients vanishing mid-response is normal here; anything else is a double bug."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        with self._tracking_lock:
+            if len(self.handler_errors) < 100:
+                self.handler_errors.append(traceback.format_exc())
+        super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves socket.getfqdn(host): a reverse DNS lookup that

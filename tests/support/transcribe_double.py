@@ -43,6 +43,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
 import secrets
 import socket
@@ -756,6 +757,11 @@ class FakeTranscribe:
     @property
     def live_connections(self) -> int:
         return self._thread.server.live_connections if self._thread else 0
+
+    @property
+    def handler_errors(self) -> list[str]:
+        """Tracebacks of exceptions inside the double itself (should stay empty)."""
+        return list(self._thread.server.handler_errors) if self._thread else []
 
     # -- internals: job building ------------------------------------------------------------
     @staticmethod
@@ -1612,12 +1618,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not rst:
             return  # finish() + shutdown_request() close cleanly (FIN) after this
         with contextlib.suppress(OSError):
-            # SO_LINGER on with timeout 0: close() discards unsent data and sends RST.
+            # SO_LINGER on with timeout 0 makes close() send RST and drop unsent data. The
+            # fd is detached and closed right here: closing the socket object would wait
+            # for rfile/wfile, and shutdown_request() would send a polite FIN first.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.wfile.flush()
-            self.rfile.close()
-            self.wfile.close()
-            self.connection.close()
+            os.close(self.connection.detach())
 
 
 class _UnsatisfiableRangeError(Exception):
