@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser import BaseModel, Field
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import StringConstraints
 
 #: What the Transcribe API accepts as a job name.
@@ -21,9 +21,20 @@ class TranscribeJobStateDetail(BaseModel):
     FailureReason: str | None = None
 
 
-class TranscribeJobStateChange(EventBridgeModel):
-    """The ``Transcribe Job State Change`` event, for the two statuses we archive."""
+class TranscribeJobStateChange(BaseModel):
+    """The ``Transcribe Job State Change`` event, for the two statuses we archive.
 
+    Shaped like Powertools' ``EventBridgeModel`` but only what the archiver uses is
+    required (source, detail-type, time, detail): an event re-driven by other tooling
+    (moto's bus, a replay script) may lack the rest of the envelope.
+    """
+
+    version: str | None = None
+    id: str | None = None
+    account: str | None = None
+    region: str | None = None
+    time: datetime
+    resources: list[str] = Field(default_factory=list)
     source: Literal["aws.transcribe"]
     detail_type: Literal["Transcribe Job State Change"] = Field(..., alias="detail-type")
     detail: TranscribeJobStateDetail

@@ -1,0 +1,42 @@
+"""`make demo` runs the whole pipeline on an embedded AWS, exits 0 and leaves nothing running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_given_a_checkout_when_the_demo_runs_then_it_archives_every_shape_and_exits_0() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JOBS_", "ARCHIVE_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "lambdas"), str(ROOT)])
+    done = subprocess.run(
+        [sys.executable, "-m", "archiver", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    for job in (
+        "support-call-0001",
+        "media-interview-team-bucket",
+        "sales-call-redacted",
+        "webinar-subtitles",
+        "broken-upload",
+        "town-hall-multilingual",
+        "kundengespraech-de",
+        "seoul-branch-call",
+    ):
+        assert job in out
+    assert "ARCHIVED, DUPLICATE" in out
+    assert "8 job runs, newest first" in out
+    assert "redacted-transcript.json" in out
+    assert "subtitles.vtt" in out
+    assert "Everything stopped." in out

@@ -1,0 +1,242 @@
+"""`make demo`: the whole pipeline on an embedded AWS, no account needed.
+
+moto's server (127.0.0.1) plays S3, DynamoDB, EventBridge and SQS; the Transcribe double
+plays Transcribe and serves real output links. The bucket, table and EventBridge rule are
+built from the same definitions the stack uses (infra/schema.py). Each job's state-change
+event goes through the rule; an SQS queue stands in for Lambda's asynchronous invoke, and
+the archiver's handler runs once per delivered event — plus one duplicate delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from infra import schema
+from tests.support.embedded_aws import EmbeddedAWS
+from tests.support.lambda_context import FakeLambdaContext
+from tests.support.transcribe_double import FakeTranscribe
+
+ARCHIVE_BUCKET = "transcribe-archive-demo"
+TEAM_BUCKET = "team-transcribe-output"
+TABLE = "transcribe-jobs-demo"
+QUEUE = "archiver-async-invoke"
+RULE = "transcribe-job-finished"
+
+# Wide enough for the tables even when the output is piped (rich would pick 80 columns).
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+def add_jobs(fake: FakeTranscribe) -> list[tuple[str, str]]:
+    """One job of every shape the archiver handles; returns (name, what it shows)."""
+    fake.add_job("support-call-0001")
+    fake.add_job(
+        "media-interview-team-bucket",
+        output_bucket=TEAM_BUCKET,
+        subtitle_formats=["vtt", "srt"],
+        settings={"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2},
+    )
+    fake.add_job(
+        "sales-call-redacted",
+        redaction="redacted_and_unredacted",
+        tags={"Department": "Sales", "CostCenter": "4711"},
+    )
+    fake.add_job("webinar-subtitles", subtitle_formats=["vtt", "srt"])
+    fake.add_job("broken-upload", status="FAILED", failure_reason="Unsupported media format")
+    fake.add_job(
+        "town-hall-multilingual",
+        language_code=None,
+        identify_language=True,
+        language_codes=[("en-US", 1820.5), ("es-US", 611.0)],
+        identified_language_score=0.97,
+    )
+    fake.add_job("kundengespraech-de", language_code="de-DE", tags={"Department": "Support"})
+    fake.add_job("seoul-branch-call", language_code="ko-KR")
+    return [
+        ("support-call-0001", "plain job, service-managed bucket (presigned links)"),
+        ("media-interview-team-bucket", "team's own output bucket, VTT + SRT (S3 copy)"),
+        ("sales-call-redacted", "PII redaction (redacted + unredacted), tagged"),
+        ("webinar-subtitles", "subtitles from the service bucket"),
+        ("broken-upload", "FAILED at Transcribe: job.json and the reason"),
+        ("town-hall-multilingual", "multi-language identification"),
+        ("kundengespraech-de", "German, tagged"),
+        ("seoul-branch-call", "Korean UTF-8 transcript"),
+    ]
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def main() -> int:
+    started = time.monotonic()
+    with EmbeddedAWS() as aws:
+        s3 = aws.client("s3")
+        with FakeTranscribe(s3_client=s3) as fake:
+            err.print(
+                f"[dim]embedded AWS on {aws.endpoint_url}, Transcribe double on "
+                f"{fake.endpoint_url}[/dim]"
+            )
+            aws.create_archive(ARCHIVE_BUCKET, TABLE)
+            aws.create_bucket(TEAM_BUCKET)
+            queue_url = _route_events_to_queue(aws)
+            jobs = add_jobs(fake)
+
+            env = (
+                aws.env()
+                | fake.env()
+                | {
+                    "ARCHIVE_BUCKET": ARCHIVE_BUCKET,
+                    "ARCHIVE_PREFIX": "transcripts/",
+                    "JOBS_TABLE": TABLE,
+                    "ALLOWED_SOURCE_HOSTS": fake.link_host,
+                    "POWERTOOLS_SERVICE_NAME": schema.METRICS_SERVICE,
+                    "POWERTOOLS_METRICS_NAMESPACE": schema.METRICS_NAMESPACE,
+                    "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the tables
+                    "POWERTOOLS_TRACE_DISABLED": "true",
+                    "POWERTOOLS_LOG_LEVEL": "WARNING",
+                }
+            )
+            with environment(env):
+                from archiver.cli import main as cli_main  # noqa: PLC0415 - env first
+                from archiver.handler import handler  # noqa: PLC0415 - env first
+
+                events = aws.client("events")
+                entries = [_entry(fake.event_for(name)) for name, _ in jobs]
+                # A duplicate delivery and an event the rule must not match.
+                entries.append(_entry(fake.event_for(jobs[0][0])))
+                entries.append(_vocabulary_event())
+                for batch in (entries[i : i + 10] for i in range(0, len(entries), 10)):
+                    failed = events.put_events(Entries=batch)["FailedEntryCount"]  # type: ignore[arg-type]
+                    if failed:
+                        err.print(f"[red]EventBridge refused {failed} events[/red]")
+                        return 1
+
+                outcomes = _drain(aws, queue_url, handler)
+                _print_outcomes(jobs, outcomes)
+                console.rule("History (transcribe-archiver history list)")
+                cli_main(["history", "list", "--table", TABLE])
+                console.rule("Archive objects")
+                _print_objects(s3)
+                console.rule("One job (transcribe-archiver history show sales-call-redacted)")
+                cli_main(["history", "show", "sales-call-redacted", "--table", TABLE])
+
+    elapsed = time.monotonic() - started
+    delivered = sum(len(v) for v in outcomes.values())
+    # Every job archived once; the duplicate delivery copied nothing; the vocabulary event
+    # never matched the rule.
+    ok = all(outcomes.get(name, [])[:1] == ["ARCHIVED"] for name, _ in jobs) and (
+        delivered == len(jobs) + 1 and outcomes[jobs[0][0]] == ["ARCHIVED", "DUPLICATE"]
+    )
+    console.print(
+        f"\n{delivered} events delivered by the rule ({len(entries)} sent), "
+        f"{len(jobs)} job runs recorded, in {elapsed:.1f} s. Everything stopped."
+    )
+    if not ok:
+        err.print(f"[red]demo failed: outcomes were {outcomes}[/red]")
+    return 0 if ok else 1
+
+
+def _route_events_to_queue(aws: EmbeddedAWS) -> str:
+    sqs = aws.client("sqs")
+    events = aws.client("events")
+    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    events.put_rule(Name=RULE, EventPattern=json.dumps(schema.EVENT_PATTERN), State="ENABLED")
+    events.put_targets(
+        Rule=RULE, Targets=[{"Id": "archiver", "Arn": arn["Attributes"]["QueueArn"]}]
+    )
+    return queue_url
+
+
+def _entry(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+        "Resources": event["resources"],
+    }
+
+
+def _vocabulary_event() -> dict[str, Any]:
+    return {
+        "Source": "aws.transcribe",
+        "DetailType": "Vocabulary State Change",
+        "Detail": json.dumps({"VocabularyName": "product-names", "VocabularyState": "READY"}),
+        "Resources": [],
+    }
+
+
+def _drain(aws: EmbeddedAWS, queue_url: str, handler: Any) -> dict[str, list[str]]:
+    """Deliver each queued event to the handler, as Lambda's async invoke would."""
+    sqs = aws.client("sqs")
+    outcomes: dict[str, list[str]] = {}
+    for _ in range(20):  # bounded: a handful of batches at most
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            event = json.loads(message["Body"])
+            try:
+                result = handler(event, FakeLambdaContext())
+                name = result.get("jobName") or "?"
+                outcomes.setdefault(name, []).append(result["outcome"])
+            except Exception as exc:
+                outcomes.setdefault("ERROR", []).append(f"{exc.__class__.__name__}: {exc}")
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return outcomes
+
+
+def _print_outcomes(jobs: list[tuple[str, str]], outcomes: dict[str, list[str]]) -> None:
+    table = Table(title="Simulated Transcribe jobs and what the archiver did")
+    table.add_column("job")
+    table.add_column("shape")
+    table.add_column("deliveries -> outcome")
+    for name, shape in jobs:
+        table.add_row(name, shape, ", ".join(outcomes.get(name, ["(no event)"])))
+    if "ERROR" in outcomes:
+        table.add_row("[red]errors[/red]", "", "; ".join(outcomes["ERROR"]))
+    console.print(table)
+
+
+def _print_objects(s3: Any) -> None:
+    table = Table(title=f"s3://{ARCHIVE_BUCKET}/transcripts/")
+    table.add_column("job")
+    table.add_column("run")
+    table.add_column("object")
+    table.add_column("bytes", justify="right")
+    table.add_column("content type")
+    table.add_column("metadata")
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=ARCHIVE_BUCKET):
+        for obj in page.get("Contents", []):
+            head = s3.head_object(Bucket=ARCHIVE_BUCKET, Key=obj["Key"])
+            meta = " ".join(f"{k}={v}" for k, v in sorted(head["Metadata"].items()))
+            job, run, name = obj["Key"].removeprefix("transcripts/").split("/", 2)
+            table.add_row(job, run, name, str(obj["Size"]), head["ContentType"], meta)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
