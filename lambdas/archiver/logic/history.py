@@ -1,0 +1,229 @@
+"""Questions about job history, answered from the history table with Query only.
+
+A small public API for scripts as well as the CLI::
+
+    from archiver.logic.history import HistoryRepository
+
+    history = HistoryRepository("transcribe-jobs", region="eu-west-1")
+    for run in history.list_runs(status="FAILED", since="2026-11-22", limit=20):
+        print(run["JobName"], run.get("FailureReason"))
+
+Every method reads with ``Query`` on the table or one of its indexes (never ``Scan``), so
+the cost of a question grows with the size of its answer, not of the table. Items come
+back as plain Python (numbers as ``int``/``float``) with the contract's attribute names.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from archiver.aws import clients
+from archiver.store.history_table import from_dynamo, to_dynamo
+from archiver.timefmt import iso_ms, parse_iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+STATUSES: Final = ("COMPLETED", "FAILED")
+#: The table's keys and indexes as infra/schema.py declares them (a unit test keeps them
+#: equal; the runtime package does not import infra, which is not installed with it).
+PARTITION_KEY: Final = "JobName"
+BY_STATUS: Final = "ByStatus"
+BY_LANGUAGE: Final = "ByLanguage"
+GSIS: Final[dict[str, tuple[str, str]]] = {
+    BY_STATUS: ("JobStatus", "CompletedAt"),
+    BY_LANGUAGE: ("LanguageCode", "CompletedAt"),
+}
+#: The attribute both indexes sort on; since/until bound it.
+COMPLETED_AT: Final = "CompletedAt"
+
+TimeBound = str | datetime
+Tag = tuple[str, str]
+
+
+def normalize_time(value: TimeBound) -> str:
+    """A time as the table stores it (``2026-11-23T10:15:02.123Z``).
+
+    Accepts ISO 8601 with ``Z`` or an offset (converted to UTC), a naive time (taken as
+    UTC), or a date alone (midnight UTC). Raises ValueError naming the bad value.
+    """
+    if isinstance(value, datetime):
+        return iso_ms(value)
+    try:
+        return iso_ms(parse_iso(value))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date or time "
+            "(e.g. 2026-11-23, 2026-11-23T10:15:02Z or 2026-11-23T11:15:02+01:00)"
+        ) from None
+
+
+def parse_tag(text: str) -> Tag:
+    """``KEY=VALUE`` (split at the first ``=``; the value may be empty) to a pair."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"{text!r} is not KEY=VALUE (e.g. Department=Sales)")
+    return key.strip(), value
+
+
+class HistoryRepository:
+    """Read-only access to the history table's job runs."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        dynamodb_client: DynamoDBClient | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        """``dynamodb_client``: a client to use; otherwise one with the archiver's retries
+        for ``region``/``endpoint_url`` (None: boto3's own resolution from the environment).
+        """
+        self.table_name = table_name
+        self._db = dynamodb_client or clients(region, endpoint_url).dynamodb
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        since: TimeBound | None = None,
+        until: TimeBound | None = None,
+        language: str | None = None,
+        tag: Tag | str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Job runs, newest ``CompletedAt`` first, read lazily page by page.
+
+        ``status``: COMPLETED or FAILED (None: both). ``since``/``until``: inclusive bounds
+        on ``CompletedAt``. ``language``: a language code such as ``de-DE``. ``tag``:
+        ``(key, value)`` or ``"key=value"``. ``limit``: stop after this many runs (and read
+        no further pages). Runs without ``CompletedAt`` (not finished) are in no index and
+        therefore never listed. Raises ValueError for a bad argument before any request.
+        """
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if isinstance(tag, str):
+            tag = parse_tag(tag)
+        low = normalize_time(since) if since is not None else None
+        high = normalize_time(until) if until is not None else None
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"since ({low}) is later than until ({high})")
+
+        filters: list[str] = []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if tag is not None:
+            filters.append("#tags.#tagkey = :tagvalue")
+            names |= {"#tags": "Tags", "#tagkey": tag[0]}
+            values[":tagvalue"] = tag[1]
+        if language is not None:
+            partitions = [(BY_LANGUAGE, language)]
+            if status is not None:
+                filters.append("#status = :status")
+                names["#status"] = GSIS[BY_STATUS][0]
+                values[":status"] = status
+        else:
+            partitions = [(BY_STATUS, s) for s in ((status,) if status else STATUSES)]
+
+        streams = [
+            self._query(
+                index,
+                key_value,
+                low,
+                high,
+                filters,
+                dict(names),
+                dict(values),
+                # A filter is applied after Limit counts items, so Limit would only shorten
+                # pages; without one, no stream can contribute more than `limit` items.
+                page_size=limit if not filters else None,
+            )
+            for index, key_value in partitions
+        ]
+        merged: Iterator[dict[str, Any]] = (
+            streams[0]
+            if len(streams) == 1
+            else heapq.merge(*streams, key=lambda item: str(item[COMPLETED_AT]), reverse=True)
+        )
+        return itertools.islice(merged, limit) if limit is not None else merged
+
+    def runs_of(self, job_name: str) -> list[dict[str, Any]]:
+        """Every recorded run of a job name, newest ``CreatedAt`` first."""
+        return list(self._partition(job_name, page_size=None))
+
+    def latest_run(self, job_name: str) -> dict[str, Any] | None:
+        """The newest recorded run of a job name, or None when the table has none."""
+        return next(self._partition(job_name, page_size=1), None)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _query(
+        self,
+        index: str,
+        key_value: str,
+        low: str | None,
+        high: str | None,
+        filters: list[str],
+        names: dict[str, str],
+        values: dict[str, Any],
+        *,
+        page_size: int | None,
+    ) -> Iterator[dict[str, Any]]:
+        names["#pk"] = GSIS[index][0]
+        values[":pk"] = key_value
+        condition = "#pk = :pk"
+        if low is not None or high is not None:
+            names["#sk"] = COMPLETED_AT
+        if low is not None and high is not None:
+            condition += " AND #sk BETWEEN :low AND :high"
+            values |= {":low": low, ":high": high}
+        elif low is not None:
+            condition += " AND #sk >= :low"
+            values[":low"] = low
+        elif high is not None:
+            condition += " AND #sk <= :high"
+            values[":high"] = high
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_dynamo(values),
+            "ScanIndexForward": False,
+        }
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        return self._pages(kwargs)
+
+    def _partition(self, job_name: str, *, page_size: int | None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "#pk = :pk",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": to_dynamo({":pk": job_name}),
+            "ScanIndexForward": False,  # newest CreatedAt (the sort key) first
+            "ConsistentRead": True,
+        }
+        if page_size is not None:
+            kwargs["Limit"] = page_size
+        return self._pages(kwargs)
+
+    def _pages(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Items of every page, fetching the next page only when the caller gets there."""
+        while True:
+            page = self._db.query(**kwargs)
+            for item in page.get("Items", []):
+                yield from_dynamo(item)
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs = kwargs | {"ExclusiveStartKey": last}
