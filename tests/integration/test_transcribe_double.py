@@ -610,12 +610,12 @@ def test_given_a_one_second_link_when_fetched_late_then_403_request_has_expired(
 def test_given_an_injected_clock_when_16_minutes_pass_then_links_expire_without_sleeping(
     http: urllib3.PoolManager,
 ) -> None:
-    now = [datetime(2026, 5, 1, 12, 0, tzinfo=UTC).timestamp()]
-    with FakeTranscribe(clock=lambda: now[0]) as fake:
+    start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC).timestamp()
+    with FakeTranscribe(clock=lambda: start) as fake:
         fake.add_job("aged")
         uri = transcript_uri(fake.client(), "aged")
         before = http.request("GET", uri)
-        now[0] += 901
+        fake.clock = lambda: start + 901
         after = http.request("GET", uri)
 
     assert before.status == 200

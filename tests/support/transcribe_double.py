@@ -412,6 +412,16 @@ class FakeTranscribe:
         """``127.0.0.1:<port>``: the host of service-bucket links (for ALLOWED_SOURCE_HOSTS)."""
         return f"{LOOPBACK}:{self.port}"
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Epoch-seconds clock behind job times, X-Amz-Date and expiry checks."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        # Swappable at run time: age links already handed out without sleeping.
+        self._clock = clock
+
     def env(self) -> dict[str, str]:
         """The variable that points boto3's ``transcribe`` clients here."""
         return {"AWS_ENDPOINT_URL_TRANSCRIBE": self.endpoint_url}
