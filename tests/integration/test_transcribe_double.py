@@ -677,6 +677,11 @@ def test_given_a_broken_body_when_a_real_client_reads_it_then_it_sees_a_protocol
     for chunk in again.stream(1024 * 1024):
         digest.update(chunk)
     assert digest.hexdigest() == content_sha256(big)
+    cut, whole = (r for r in fake_transcribe.requests if r.op is None)
+    # Both status lines said 200; only the log's "complete" tells the cut one apart.
+    assert (cut.status, cut.fault, cut.complete) == (200, fault.kind, False)
+    assert (whole.status, whole.fault, whole.complete) == (200, None, True)
+    assert fake_transcribe.completed_fetches("cut", "transcript") == 1
 
 
 def test_given_a_redirect_fault_when_fetching_then_302_and_the_other_host_sees_nothing(

@@ -236,6 +236,9 @@ class RecordedRequest:
     fault: str | None = None
     #: The Content-Length announced (for faults that cut the body, more than was sent).
     content_length: int = 0
+    #: False when the double deliberately cut the body (``reset_mid_body``/``short_read``):
+    #: the status line still said 200, but the client never got the whole object.
+    complete: bool = True
 
 
 # --------------------------------------------------------------------------- jobs
@@ -754,6 +757,23 @@ class FakeTranscribe:
             for r in self.requests
             if r.op is None
             and r.method == method
+            and (job is None or r.job == job)
+            and (output is None or r.output == output)
+        )
+
+    def completed_fetches(self, job: str | None = None, output: OutputName | None = None) -> int:
+        """GETs of ``job``/``output`` answered 200/206 with the body sent in full.
+
+        Unlike counting ``status == 200``, this leaves out responses a reset/short-read
+        fault cut short (their status line said 200 too).
+        """
+        return sum(
+            1
+            for r in self.requests
+            if r.op is None
+            and r.method == "GET"
+            and r.status in (200, 206)
+            and r.complete
             and (job is None or r.job == job)
             and (output is None or r.output == output)
         )
@@ -1586,7 +1606,14 @@ class _Handler(BaseHTTPRequestHandler):
             if parsed is not None:
                 (start, end), status = parsed, 206
         length = end - start
-        self._log(status, job=run.name, output=output, fault=fault, content_length=length)
+        self._log(
+            status,
+            job=run.name,
+            output=output,
+            fault=fault,
+            content_length=length,
+            complete=cut is None,
+        )
         self.send_response(status)
         self.send_header("x-amz-id-2", base64.b64encode(secrets.token_bytes(48)).decode())
         self.send_header("x-amz-request-id", secrets.token_hex(8).upper())
