@@ -49,7 +49,8 @@ def process_event(event: Any, context: Any, archiver: Archiver) -> dict[str, Any
         return {"outcome": "REJECTED", "reasons": reasons}
 
     detail = parsed.detail
-    logger.append_keys(job_name=detail.TranscriptionJobName, event_id=parsed.id)
+    # Thread-local keys: one process may serve several events at once (replay, tests).
+    logger.thread_safe_append_keys(job_name=detail.TranscriptionJobName, event_id=parsed.id)
     deadline = Deadline.from_context(context) if _has_clock(context) else None
     try:
         result = archiver.archive_job(
@@ -62,6 +63,8 @@ def process_event(event: Any, context: Any, archiver: Archiver) -> dict[str, Any
         metrics.add_metric(name=MetricNames.ARCHIVE_ERRORS, unit=MetricUnit.Count, value=1)
         logger.exception("archiving failed; Lambda retries the event, then parks it in the DLQ")
         raise
+    finally:
+        logger.thread_safe_clear_keys()
     return {
         "outcome": result.outcome,
         "jobName": result.job_name,

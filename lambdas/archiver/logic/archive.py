@@ -295,6 +295,7 @@ class Archiver:
         deadline: Deadline,
     ) -> StoredObject:
         generation, job = links.current()
+        job_name = job["TranscriptionJobName"]  # logged explicitly: runs share threads
         link = planned.link
         key = folder + planned.name
         attempts = refreshes = 0
@@ -316,7 +317,7 @@ class Archiver:
                     ) from None
                 logger.info(
                     "link expired or refused; fetching fresh links",
-                    extra={"output": planned.name, "reason": exc.reason},
+                    extra={"job_name": job_name, "output": planned.name, "reason": exc.reason},
                 )
                 try:
                     generation, job = links.refresh(generation)
@@ -335,7 +336,12 @@ class Archiver:
                     raise RetryableArchiveError(f"{exc.reason} (out of time to retry)") from None
                 logger.info(
                     "transient fault; retrying the output",
-                    extra={"output": planned.name, "reason": exc.reason, "attempt": attempts},
+                    extra={
+                        "job_name": job_name,
+                        "output": planned.name,
+                        "reason": exc.reason,
+                        "attempt": attempts,
+                    },
                 )
                 self._sleep(delay)
 
