@@ -99,8 +99,8 @@ class RunError(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False, width=_width(sys.stdout))
+    err = Console(stderr=True, highlight=False, width=_width(sys.stderr))
     args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
@@ -380,7 +380,7 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
         table.add_row(
             _text(_short_time(run.get("CompletedAt"))),
             job,
-            _text(run.get("LanguageCode")),
+            _text(run.get("LanguageCode") or ",".join(run.get("LanguageCodes") or [])),
             _text(run.get("JobStatus"), "red" if run.get("JobStatus") == "FAILED" else ""),
             _text(
                 run.get("ArchiveStatus"),
@@ -562,9 +562,9 @@ def _replay(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(table)
     if report.failed:
         kept = len(report.with_verdict("KEPT"))
-        raise RunError(
-            f"{kept} message{'s' if kept != 1 else ''} could not be replayed and stay in the queue"
-        )
+        what = "1 message" if kept == 1 else f"{kept} messages"
+        verb = "stays" if kept == 1 else "stay"
+        raise RunError(f"{what} could not be replayed and {verb} in the queue")
     return 0
 
 
@@ -583,6 +583,14 @@ def _demo(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 # -- plumbing -----------------------------------------------------------------------------
+
+
+def _width(stream: Any) -> int | None:
+    """A terminal's own width; off a terminal (a pipe, CI logs) 160 rather than rich's 80."""
+    isatty = getattr(stream, "isatty", None)
+    if (callable(isatty) and isatty()) or os.environ.get("COLUMNS"):
+        return None
+    return 160
 
 
 def _progress(err: Console) -> Progress:
