@@ -173,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", type=_time, help="CompletedAt at or after ISO (a date alone: 00:00 UTC)"
     )
     listing.add_argument(
-        "--until", type=_time, help="CompletedAt at or before ISO (a date alone: 00:00 UTC)"
+        "--until",
+        type=_time_until,
+        help="CompletedAt at or before ISO (a date alone: the end of that day, UTC)",
     )
     listing.add_argument("--language", metavar="CODE", help="language code, e.g. de-DE")
     listing.add_argument("--tag", type=_tag, metavar="KEY=VALUE", help="jobs with this tag")
@@ -245,6 +247,13 @@ def _status(text: str) -> str:
 def _time(text: str) -> str:
     try:
         return normalize_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _time_until(text: str) -> str:
+    try:
+        return normalize_time(text, end_of_day=True)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

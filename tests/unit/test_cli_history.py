@@ -195,6 +195,31 @@ def test_given_only_since_or_only_until_then_the_other_side_is_open(
     assert names_in(until_out) == ["old"]
 
 
+def test_given_a_date_alone_as_until_then_that_whole_day_is_included(
+    db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_run(db, "morning", "2026-11-22T00:00:00.000Z", status="FAILED")
+    put_run(db, "last-ms", "2026-11-22T23:59:59.999Z", status="FAILED")
+    put_run(db, "next-day", "2026-11-23T00:00:00.000Z", status="FAILED")
+
+    code, out, _ = run_cli(
+        capsys,
+        "history",
+        "list",
+        "--status",
+        "FAILED",
+        "--since",
+        "2026-11-22",
+        "--until",
+        "2026-11-22",
+        "--output",
+        "json",
+    )
+
+    assert code == 0
+    assert names_in(out) == ["last-ms", "morning"]
+
+
 def test_given_a_language_when_listing_then_the_language_index_answers_with_status_filtered(
     db: Any, capsys: pytest.CaptureFixture[str], calls: list[str]
 ) -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from archiver.aws import clients
@@ -42,19 +43,25 @@ GSIS: Final[dict[str, tuple[str, str]]] = {
 COMPLETED_AT: Final = "CompletedAt"
 
 TimeBound = str | datetime
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Tag = tuple[str, str]
 
 
-def normalize_time(value: TimeBound) -> str:
+def normalize_time(value: TimeBound, *, end_of_day: bool = False) -> str:
     """A time as the table stores it (``2026-11-23T10:15:02.123Z``).
 
     Accepts ISO 8601 with ``Z`` or an offset (converted to UTC), a naive time (taken as
-    UTC), or a date alone (midnight UTC). Raises ValueError naming the bad value.
+    UTC), or a date alone: midnight UTC, or with ``end_of_day`` (an upper bound) the day's
+    last millisecond, so ``--until 2026-11-23`` includes the 23rd. Raises ValueError
+    naming the bad value.
     """
     if isinstance(value, datetime):
         return iso_ms(value)
     try:
-        return iso_ms(parse_iso(value))
+        parsed = parse_iso(value)
+        if end_of_day and _DATE_ONLY.match(value.strip()):
+            parsed += timedelta(days=1, milliseconds=-1)
+        return iso_ms(parsed)
     except ValueError:
         raise ValueError(
             f"{value!r} is not an ISO 8601 date or time "
@@ -112,7 +119,7 @@ class HistoryRepository:
         if isinstance(tag, str):
             tag = parse_tag(tag)
         low = normalize_time(since) if since is not None else None
-        high = normalize_time(until) if until is not None else None
+        high = normalize_time(until, end_of_day=True) if until is not None else None
         if low is not None and high is not None and low > high:
             raise ValueError(f"since ({low}) is later than until ({high})")
 
