@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
