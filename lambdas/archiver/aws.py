@@ -41,12 +41,15 @@ _ENV_KEYS = (
     "AWS_ENDPOINT_URL_TRANSCRIBE",
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
 )
 
 
 def clients(region: str | None = None, endpoint_url: str | None = None) -> AwsClients:
     """Shared clients for a region/endpoint (None: boto3's own resolution from the env)."""
-    # The environment is part of the key: a test (or the demo) may repoint the endpoints.
+    # The environment is part of the key: a test (or the demo) may repoint the endpoints
+    # or switch credentials; a warm Lambda's environment never changes.
     key = (region, endpoint_url, *(os.environ.get(k) for k in _ENV_KEYS))
     with _lock:
         if key not in _cache:
