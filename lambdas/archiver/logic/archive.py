@@ -269,21 +269,26 @@ class Archiver:
         todo = [p for p in planned if p.name not in stored]
         errors: dict[str, str] = {}
         retryable: dict[str, str] = {}
-        if todo:
-            metadata = _metadata(job)
+        metadata = _metadata(job)
+        if len(todo) == 1:
+            # The common case (one transcript): no thread pool to start for it.
+            results = [_outcome(lambda: self._copy_one(todo[0], folder, metadata, links, deadline))]
+        elif todo:
             workers = min(self._parallel, len(todo))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="output") as pool:
-                futures = {
-                    p.name: pool.submit(self._copy_one, p, folder, metadata, links, deadline)
-                    for p in todo
-                }
-                for out_name, future in futures.items():
-                    try:
-                        stored[out_name] = future.result()
-                    except PermanentOutputError as exc:
-                        errors[out_name] = exc.reason
-                    except RetryableArchiveError as exc:
-                        retryable[out_name] = str(exc)
+                futures = [
+                    pool.submit(self._copy_one, p, folder, metadata, links, deadline) for p in todo
+                ]
+                results = [_outcome(f.result) for f in futures]
+        else:
+            results = []
+        for planned_output, result in zip(todo, results, strict=True):
+            if isinstance(result, StoredObject):
+                stored[planned_output.name] = result
+            elif isinstance(result, PermanentOutputError):
+                errors[planned_output.name] = result.reason
+            else:
+                retryable[planned_output.name] = str(result)
         return stored, errors, retryable, links
 
     def _copy_one(
@@ -538,6 +543,16 @@ def _clean(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(("http://", "https://")):
         return strip_query(value)
     return value
+
+
+def _outcome(
+    copy: Callable[[], StoredObject],
+) -> StoredObject | PermanentOutputError | RetryableArchiveError:
+    """An output's copy, or the error that records it (anything else propagates)."""
+    try:
+        return copy()
+    except (PermanentOutputError, RetryableArchiveError) as exc:
+        return exc
 
 
 def _lease_is_live(item: dict[str, Any] | None, now: float) -> bool:

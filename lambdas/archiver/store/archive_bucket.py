@@ -84,9 +84,19 @@ class ArchiveBucket:
         content_type: str,
         metadata: dict[str, str],
     ) -> StoredObject:
-        """Stream ``reader`` into ``key`` (multipart above one part) and verify the result."""
+        """Stream ``reader`` into ``key`` and verify what S3 stored against what we read.
+
+        An output that fits in one part (nearly all transcripts) goes up in one PutObject
+        carrying the SHA-256 of the bytes we read, which S3 checks before it stores
+        anything. Larger ones stream through s3transfer's bounded multipart upload and are
+        compared afterwards with S3's composite checksum.
+        """
+        first = reader.read(self.part_size)
+        more = reader.read(1)
+        if not more:
+            return self.put_bytes(name, key, first, content_type, metadata)
         self._s3.upload_fileobj(
-            reader,  # type: ignore[arg-type]  # a read()-only stream is all s3transfer needs
+            _Prefixed(first + more, reader),  # type: ignore[arg-type]  # read() is all it needs
             self.bucket,
             key,
             ExtraArgs={
@@ -190,6 +200,23 @@ class ArchiveBucket:
         digest, _, parts = checksum.partition("-")
         sha_hex = base64.b64decode(digest).hex() + (f"-{parts}" if parts else "")
         return StoredObject(name, self.uri(key), size, sha_hex, content_type)
+
+
+class _Prefixed:
+    """Bytes already read, then the rest of the stream, with exact-size reads."""
+
+    def __init__(self, prefix: bytes, rest: StreamingReader) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def read(self, amount: int = -1) -> bytes:
+        if amount is None or amount < 0:
+            data = bytes(self._prefix) + self._rest.read()
+            self._prefix = memoryview(b"")
+            return data
+        head = bytes(self._prefix[:amount])
+        self._prefix = self._prefix[amount:]
+        return head + self._rest.read(amount - len(head)) if len(head) < amount else head
 
 
 def _code(exc: ClientError) -> str:
