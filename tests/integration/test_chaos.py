@@ -1,0 +1,445 @@
+"""Issue 3 item 8: chaos. Hundreds of job runs through the real handler, over real HTTP
+(moto's server and the Transcribe double), with every fault the archiver promises to
+survive injected into a good share of them, duplicate events, shuffled order, bounded
+concurrency and Lambda's asynchronous retries emulated.
+
+The fault mix stays inside the retry budget the contract gives (at most two expiries and
+three transient faults per output, API faults one at a time), so every job must end
+ARCHIVED, whole, with one history item, and nothing may be left for the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing
+import os
+import random
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pytest
+from archiver.handler import handler
+
+from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under
+from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
+from tests.support.embedded_aws import EmbeddedAWS
+from tests.support.lambda_context import FakeLambdaContext
+from tests.support.transcribe_double import ApiFaultKind, FakeTranscribe, Fault, OutputName
+
+pytestmark = pytest.mark.integration
+
+JOBS: Final = 500
+#: Reserved concurrency of the function: at most this many invocations run at once.
+CONCURRENCY: Final = 8
+#: Lambda retries a failed asynchronous invocation twice, then sends it to the DLQ.
+LAMBDA_RETRIES: Final = 2
+#: Share of jobs that get each kind of fault, and share of events delivered twice.
+FAULT_SHARE: Final = 0.10
+DUPLICATE_SHARE: Final = 0.06
+#: Retry budget per output that the injected faults stay within (archive.RetryPolicy
+#: allows 3 fresh links and 5 attempts per output).
+MAX_EXPIRIES_PER_OUTPUT: Final = 2
+MAX_TRANSIENT_PER_OUTPUT: Final = 3
+#: Hard bound on the delivery phase; the whole test is meant to take well under 2 minutes.
+DELIVERY_BUDGET_S: Final = 110.0
+SEED: Final = 20261123
+
+# --------------------------------------------------------------------- already-expired links
+_skew = threading.local()
+
+
+def _skewed_clock() -> float:
+    """Epoch seconds, minus the skew of the current thread (only ever set while serving)."""
+    return time.time() - float(getattr(_skew, "seconds", 0.0))
+
+
+class StaleLinksTranscribe(FakeTranscribe):
+    """The double, able to answer a job's next GetTranscriptionJob with expired links.
+
+    As if the answer had sat for longer than links live before the copy started: the links
+    are signed in the past. Only the server thread answering that one call sees the older
+    clock, so other jobs' links and the link server's own expiry checks stay honest.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(clock=_skewed_clock, **kwargs)
+        self._stale: Counter[str] = Counter()
+        self._stale_lock = threading.Lock()
+        self.stale_answers: Counter[str] = Counter()
+
+    def serve_stale_links(self, job_name: str, times: int = 1) -> None:
+        with self._stale_lock:
+            self._stale[job_name] += times
+
+    def _take_stale(self, job_name: object) -> bool:
+        with self._stale_lock:
+            if isinstance(job_name, str) and self._stale[job_name] > 0:
+                self._stale[job_name] -= 1
+                return True
+            return False
+
+    def _api(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("TranscriptionJobName")
+        if op != "GetTranscriptionJob" or not self._take_stale(name):
+            return super()._api(op, body)
+        _skew.seconds = self.link_expires + 300
+        try:
+            answer = super()._api(op, body)
+        except BaseException:
+            self.serve_stale_links(str(name))  # not answered (an API fault): keep it queued
+            raise
+        finally:
+            _skew.seconds = 0.0
+        with self._stale_lock:
+            self.stale_answers[str(name)] += 1
+        return answer
+
+
+# --------------------------------------------------------------------- the plan
+TEAM_BUCKET: Final = f"team-output-{uuid.uuid4().hex[:10]}"
+
+#: Job shapes: weight, add_job arguments, and the service-bucket outputs (fault targets).
+SHAPES: Final[dict[str, tuple[int, dict[str, Any], tuple[OutputName, ...]]]] = {
+    "service": (20, {}, ("transcript",)),
+    "subtitled": (20, {"subtitle_formats": ["vtt", "srt"]}, ("transcript", "vtt", "srt")),
+    "redacted": (
+        15,
+        {"redaction": "redacted_and_unredacted", "subtitle_formats": ["srt"]},
+        ("transcript", "redacted", "srt"),
+    ),
+    "redacted-only": (10, {"redaction": "redacted", "tags": {"Team": "Support"}}, ("redacted",)),
+    "team": (20, {"output_bucket": TEAM_BUCKET, "subtitle_formats": ["vtt"]}, ()),
+    "failed": (
+        15,
+        {"status": "FAILED", "failure_reason": "Invalid sample rate for audio file"},
+        (),
+    ),
+}
+
+#: Link faults by the name the double's request log gives them.
+LINK_FAULTS: Final[dict[str, Fault]] = {
+    "expired": Fault.expired(),  # 403 "Request has expired" -> fresh links
+    "status": Fault.status(500),  # 500 InternalError
+    "slow_down": Fault.slow_down(),  # 503 SlowDown
+    "reset_mid_body": Fault.reset_mid_body(),
+    "short_read": Fault.short_read(),
+}
+API_FAULTS: Final[tuple[ApiFaultKind, ...]] = ("throttle", "internal")
+
+
+@dataclass
+class PlannedJob:
+    name: str
+    shape: str
+    link_outputs: tuple[OutputName, ...]
+    link_faults: dict[OutputName, list[Fault]] = field(default_factory=dict)
+    stale: bool = False
+    api_faults: list[ApiFaultKind] = field(default_factory=list)
+    deliveries: int = 1
+
+    def expiries(self, output: OutputName) -> int:
+        own = sum(1 for f in self.link_faults.get(output, []) if f.kind == "expired")
+        return own + int(self.stale)
+
+    def transients(self, output: OutputName) -> int:
+        return sum(1 for f in self.link_faults.get(output, []) if f.kind != "expired")
+
+    @property
+    def kinds(self) -> set[str]:
+        found: set[str] = {f.kind for faults in self.link_faults.values() for f in faults}
+        found |= set(self.api_faults)
+        return found | ({"already_expired"} if self.stale else set())
+
+
+def plan_jobs(rng: random.Random) -> list[PlannedJob]:
+    """JOBS jobs of mixed shapes; every fault kind on at least FAULT_SHARE of all jobs."""
+    names = list(SHAPES)
+    weights = [SHAPES[s][0] for s in names]
+    jobs = []
+    for i in range(JOBS):
+        shape = rng.choices(names, weights)[0]
+        jobs.append(PlannedJob(f"chaos-{i:04d}-{shape}", shape, SHAPES[shape][2]))
+    quota = math.ceil(JOBS * FAULT_SHARE)
+    with_links = [j for j in jobs if j.link_outputs]
+
+    # Links already expired when GetTranscriptionJob hands them over (one refresh each).
+    for job in rng.sample(with_links, quota):
+        job.stale = True
+    for kind, fault in LINK_FAULTS.items():
+        expiry = kind == "expired"
+        room = MAX_EXPIRIES_PER_OUTPUT if expiry else MAX_TRANSIENT_PER_OUTPUT
+
+        def used(job: PlannedJob, out: OutputName, expiry: bool = expiry) -> int:
+            return job.expiries(out) if expiry else job.transients(out)
+
+        candidates = [j for j in with_links if any(used(j, o) < room for o in j.link_outputs)]
+        assert len(candidates) >= quota, f"not enough room for {kind} faults"
+        for job in rng.sample(candidates, quota):
+            out = rng.choice([o for o in job.link_outputs if used(job, o) < room])
+            times = min(rng.choice((1, 1, 2)), room - used(job, out))
+            job.link_faults.setdefault(out, []).extend([fault] * times)
+    for faults in (f for j in jobs for f in j.link_faults.values()):
+        rng.shuffle(faults)
+    # API faults are queued right before a job's first delivery; with CONCURRENCY
+    # invocations in flight any of them may be the one the double refuses.
+    for kind in API_FAULTS:
+        for job in rng.sample(jobs, quota):
+            job.api_faults.append(kind)
+    for job in rng.sample(jobs, math.ceil(JOBS * DUPLICATE_SHARE)):
+        job.deliveries = 2
+    return jobs
+
+
+# --------------------------------------------------------------------- delivery
+@dataclass(frozen=True)
+class Delivery:
+    job: PlannedJob
+    event: dict[str, Any]
+    first: bool  # the first copy of the event carries the job's API faults
+
+
+@dataclass
+class DeliveryReport:
+    outcomes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    raised: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    dead_letters: list[tuple[str, str]] = field(default_factory=list)
+    invocations: int = 0
+    redeliveries: int = 0
+
+
+def deliver_like_lambda(fake: FakeTranscribe, deliveries: list[Delivery]) -> DeliveryReport:
+    """Invoke the handler for every delivery, CONCURRENCY at a time, retrying like Lambda.
+
+    Each of the CONCURRENCY slots is its own process, as each Lambda execution environment
+    is: its own warm clients, botocore retry quota and adaptive rate limiter. An invocation
+    that raises is delivered again later (at the back of the backlog), at most
+    LAMBDA_RETRIES times; after that its event is a dead letter.
+    """
+    report = DeliveryReport()
+    backlog: deque[tuple[Delivery, int]] = deque((d, 0) for d in deliveries)
+    running: dict[Future[dict[str, Any]], tuple[Delivery, int]] = {}
+    deadline = time.monotonic() + DELIVERY_BUDGET_S
+    with lambda_environments(CONCURRENCY) as pool:
+        while backlog or running:
+            while backlog and len(running) < CONCURRENCY:
+                delivery, attempt = backlog.popleft()
+                if delivery.first and attempt == 0:
+                    # Queued as the invocation starts: some concurrent call will meet it.
+                    for kind in delivery.job.api_faults:
+                        fake.fail_api_next("GetTranscriptionJob", 1, kind)
+                future = pool.submit(handler, delivery.event, FakeLambdaContext())
+                running[future] = (delivery, attempt)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail(f"{len(running) + len(backlog)} deliveries left after the budget")
+            done, _ = wait(running, timeout=left, return_when=FIRST_COMPLETED)
+            for future in done:
+                delivery, attempt = running.pop(future)
+                report.invocations += 1
+                name = delivery.job.name
+                exc = future.exception()
+                if exc is None:
+                    report.outcomes[name].append(future.result()["outcome"])
+                    continue
+                report.raised[name].append(f"{exc.__class__.__name__}: {exc}")
+                if attempt < LAMBDA_RETRIES:
+                    report.redeliveries += 1
+                    backlog.append((delivery, attempt + 1))
+                else:
+                    report.dead_letters.append((name, f"{exc.__class__.__name__}: {exc}"))
+    return report
+
+
+@contextlib.contextmanager
+def lambda_environments(count: int) -> Iterator[ProcessPoolExecutor]:
+    """``count`` fresh processes importing the handler as Lambda does (spawned, not forked:
+    this process runs server threads). Any still running on the way out are terminated."""
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+    finished = False
+    try:
+        yield pool
+        finished = True
+    finally:
+        pool.shutdown(wait=finished, cancel_futures=True)
+        if not finished:
+            for process in set(multiprocessing.active_children()) - before:
+                process.terminate()
+                process.join(timeout=5)
+
+
+# --------------------------------------------------------------------- fixtures
+@pytest.fixture
+def chaos_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[StaleLinksTranscribe]:
+    with StaleLinksTranscribe(
+        s3_client=embedded_aws.client("s3"), region=embedded_aws.region
+    ) as fake:
+        yield fake
+        errors = fake.handler_errors
+    if errors:
+        pytest.fail("the Transcribe double crashed:\n" + "\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def chaos_archive(
+    monkeypatch: pytest.MonkeyPatch,
+    embedded_aws: EmbeddedAWS,
+    chaos_transcribe: StaleLinksTranscribe,
+) -> Iterator[ArchiveEnv]:
+    """A fresh bucket and table, and the contract's environment (as ``archive_env``)."""
+    archive = new_archive(embedded_aws, chaos_transcribe)
+    for key in list(os.environ):
+        if key.startswith("AWS_ENDPOINT_URL_") or key in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}:
+            monkeypatch.delenv(key)
+    for key, value in archive.environ.items():
+        monkeypatch.setenv(key, value)
+    yield archive
+    drop_archive(embedded_aws, archive)
+    s3 = embedded_aws.client("s3")
+    with contextlib.suppress(s3.exceptions.NoSuchBucket):
+        for key in keys_under(s3, TEAM_BUCKET, ""):
+            s3.delete_object(Bucket=TEAM_BUCKET, Key=key)
+        s3.delete_bucket(Bucket=TEAM_BUCKET)
+
+
+# --------------------------------------------------------------------- the test
+def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_archived_whole(
+    embedded_aws: EmbeddedAWS,
+    chaos_transcribe: StaleLinksTranscribe,
+    chaos_archive: ArchiveEnv,
+) -> None:
+    started = time.monotonic()
+    fake = chaos_transcribe
+    rng = random.Random(SEED)
+    s3, db = embedded_aws.client("s3"), embedded_aws.client("dynamodb")
+    bucket, table = chaos_archive.bucket, chaos_archive.table
+
+    # Given: JOBS finished runs of every shape, faults queued on their links and API calls,
+    # some events duplicated, all in shuffled order.
+    jobs = plan_jobs(rng)
+    for job in jobs:
+        fake.add_job(job.name, **SHAPES[job.shape][1])
+        for output, faults in job.link_faults.items():
+            fake.inject(job.name, output, faults)
+        if job.stale:
+            fake.serve_stale_links(job.name)
+    deliveries = [
+        Delivery(job, event, first=copy == 0)
+        for job in jobs
+        for event in [fake.event_for(job.name)]
+        for copy in range(job.deliveries)
+    ]
+    rng.shuffle(deliveries)
+    fake.clear_requests()
+    planned = Counter(kind for job in jobs for kind in job.kinds)
+    every_kind = {*LINK_FAULTS, *API_FAULTS, "already_expired"}
+    assert all(planned[kind] >= JOBS * FAULT_SHARE for kind in every_kind), planned
+    assert sum(job.deliveries > 1 for job in jobs) >= JOBS * DUPLICATE_SHARE
+    set_up = time.monotonic()
+
+    # When: every event is delivered as Lambda would, CONCURRENCY at a time, with retries.
+    report = deliver_like_lambda(fake, deliveries)
+    delivered = time.monotonic()
+    requests = fake.requests
+    served = Counter(r.fault for r in requests if r.fault)
+    lookups = Counter(r.status for r in requests if r.op == "GetTranscriptionJob")
+    print(
+        f"\nchaos: {JOBS} jobs {dict(Counter(j.shape for j in jobs))}; "
+        f"{len(deliveries)} events ({sum(j.deliveries > 1 for j in jobs)} jobs duplicated); "
+        f"{report.invocations} invocations, {report.redeliveries} Lambda retries "
+        f"({sum(1 for r in report.raised.values() if r)} jobs), "
+        f"{len(report.dead_letters)} dead letters; jobs per fault kind {dict(planned)}; "
+        f"faults served {dict(served)}; stale answers {sum(fake.stale_answers.values())}; "
+        f"GetTranscriptionJob answers by status {dict(lookups)}; "
+        f"setup {set_up - started:.1f}s, delivery {delivered - set_up:.1f}s",
+        flush=True,
+    )
+
+    # Then: nothing is left for the DLQ, and each job was archived by exactly one delivery
+    # (every other delivery of its event saw a duplicate).
+    assert report.dead_letters == [], report.dead_letters[:5]
+    for job in jobs:
+        outcomes = sorted(report.outcomes[job.name])
+        assert outcomes.count("ARCHIVED") == 1, (job.name, outcomes, report.raised[job.name])
+        assert set(outcomes) <= {"ARCHIVED", "DUPLICATE"}, (job.name, outcomes)
+
+    # ... every run is whole in S3: each output the job produced (job.json only when it
+    # FAILED), byte-identical, with metadata and checksums, and its one history item ...
+    def whole(job: PlannedJob) -> dict[str, Any]:
+        item = assert_archived_whole(s3, db, bucket, table, fake, job.name)
+        produced = {name for name, out in OUTPUT_OF.items() if _produces(fake, job.name, out)}
+        assert set(item["Outputs"]) == produced | {"job.json"}, (job.name, item["Outputs"])
+        return item
+
+    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+        items = list(pool.map(whole, jobs))
+
+    # ... the table holds exactly one item per job, and S3 nothing outside the run folders.
+    assert _count_items(db, table) == JOBS
+    folders = [item["ArchiveUri"].removeprefix(f"s3://{bucket}/") for item in items]
+    assert len(set(folders)) == JOBS
+    assert keys_under(s3, bucket, "") == sorted(
+        f"{folder}{name}"
+        for folder, item in zip(folders, items, strict=True)
+        for name in item["Outputs"]
+    )
+
+    # ... every injected fault was really met ...
+    injected = Counter(f.kind for j in jobs for faults in j.link_faults.values() for f in faults)
+    for kind, count in injected.items():
+        assert served[kind] == count, (kind, served[kind], count)
+    api_injected = Counter(kind for job in jobs for kind in job.api_faults)
+    assert served["internal"] == api_injected["internal"]
+    assert served["throttle"] >= api_injected["throttle"]  # plus any from the 30/s quota
+    assert all(fake.stale_answers[job.name] == 1 for job in jobs if job.stale)
+
+    # ... and each service-bucket output was read whole exactly once, however many
+    # deliveries its job had (a run redone by a Lambda retry may read an output again).
+    fetched = Counter(
+        (r.job, r.output)
+        for r in requests
+        # A cut body (reset, short read) is logged with its 200 status line too.
+        if r.op is None and r.method == "GET" and r.status == 200 and r.fault is None
+    )
+    for job in jobs:
+        if not report.raised[job.name]:
+            for output in job.link_outputs:
+                assert fetched[(job.name, output)] == 1, (job.name, output)
+    print(
+        f"chaos: checks {time.monotonic() - delivered:.1f}s, "
+        f"total {time.monotonic() - started:.1f}s"
+    )
+
+
+def _produces(fake: FakeTranscribe, job_name: str, output: str) -> bool:
+    try:
+        fake.output_content(job_name, output)  # type: ignore[arg-type]
+    except KeyError:
+        return False
+    return True
+
+
+def _count_items(db: Any, table: str) -> int:
+    """A test-side census of the whole table (the product itself never scans)."""
+    total = 0
+    kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "ConsistentRead": True}
+    for _ in range(10_000):
+        page = db.scan(**kwargs)
+        total += int(page["Count"])
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    raise AssertionError("table scan did not end")
