@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -192,9 +193,6 @@ class Archiver:
             stored, errors, retryable, refreshes = self._copy_outputs(
                 job, folder, previous, deadline
             )
-            # Describe the run as last seen (fresh links stripped): same bytes every time.
-            latest = refreshes.current()[1]
-            stored[JOB] = self._write_job_json(latest, folder, previous)
         except BaseException as exc:
             # Give the lease back with a visible reason, so that a retry can take over at once.
             kept = _stored_outputs(previous)
@@ -270,25 +268,26 @@ class Archiver:
         errors: dict[str, str] = {}
         retryable: dict[str, str] = {}
         metadata = _metadata(job)
-        if len(todo) == 1:
-            # The common case (one transcript): no thread pool to start for it.
-            results = [_outcome(lambda: self._copy_one(todo[0], folder, metadata, links, deadline))]
-        elif todo:
-            workers = min(self._parallel, len(todo))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="output") as pool:
-                futures = [
-                    pool.submit(self._copy_one, p, folder, metadata, links, deadline) for p in todo
-                ]
-                results = [_outcome(f.result) for f in futures]
+        # job.json goes up beside the outputs (links carry no query string in it, so the
+        # first description gives the same bytes as any refreshed one).
+        tasks: list[tuple[str, Callable[[], StoredObject]]] = [
+            (p.name, partial(self._copy_one, p, folder, metadata, links, deadline)) for p in todo
+        ]
+        tasks.append((JOB, partial(self._write_job_json, job, folder, previous)))
+        if len(tasks) == 1:
+            results = [_outcome(tasks[0][1])]  # nothing to copy but job.json: no pool
         else:
-            results = []
-        for planned_output, result in zip(todo, results, strict=True):
+            workers = min(self._parallel + 1, len(tasks))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="output") as pool:
+                futures = [pool.submit(task) for _, task in tasks]
+                results = [_outcome(f.result) for f in futures]
+        for (out_name, _), result in zip(tasks, results, strict=True):
             if isinstance(result, StoredObject):
-                stored[planned_output.name] = result
+                stored[out_name] = result
             elif isinstance(result, PermanentOutputError):
-                errors[planned_output.name] = result.reason
+                errors[out_name] = result.reason
             else:
-                retryable[planned_output.name] = str(result)
+                retryable[out_name] = str(result)
         return stored, errors, retryable, links
 
     def _copy_one(
