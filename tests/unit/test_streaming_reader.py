@@ -49,3 +49,20 @@ def test_given_a_multipart_upload_when_verified_then_s3_composite_checksum_match
     assert stored.size == len(data)
     body = aws["s3"].get_object(Bucket=aws["bucket"], Key="t/x.json")["Body"].read()
     assert body == data
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_given_sizes_around_one_part_when_uploaded_then_bytes_and_checksums_match(
+    aws: dict[str, Any], extra: int
+) -> None:
+    part = 5 * MiB  # S3's smallest multipart part
+    data = bytes(range(251)) * ((part + extra) // 251) + b"z" * ((part + extra) % 251)
+    assert len(data) == part + extra
+    bucket = ArchiveBucket(aws["s3"], aws["bucket"], part_size=part)
+    reader = StreamingReader(Body(data), max_bytes=10**9, part_size=part)  # type: ignore[arg-type]
+    stored = bucket.upload_stream("t", "edge.json", reader, "application/json", {"job-name": "x"})
+    obj = aws["s3"].get_object(Bucket=aws["bucket"], Key="edge.json", ChecksumMode="ENABLED")
+    assert obj["Body"].read() == data
+    assert stored.sha256_hex == hashlib.sha256(data).hexdigest()
+    assert obj["ChecksumSHA256"]
+    assert obj["Metadata"] == {"job-name": "x"}

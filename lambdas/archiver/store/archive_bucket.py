@@ -96,7 +96,7 @@ class ArchiveBucket:
         if not more:
             return self.put_bytes(name, key, first, content_type, metadata)
         self._s3.upload_fileobj(
-            _Prefixed(first + more, reader),  # type: ignore[arg-type]  # read() is all it needs
+            _Prefixed([first, more], reader),  # type: ignore[arg-type]  # read() is all it needs
             self.bucket,
             key,
             ExtraArgs={
@@ -203,20 +203,34 @@ class ArchiveBucket:
 
 
 class _Prefixed:
-    """Bytes already read, then the rest of the stream, with exact-size reads."""
+    """Bytes already read, then the rest of the stream, with exact-size reads.
 
-    def __init__(self, prefix: bytes, rest: StreamingReader) -> None:
-        self._prefix = memoryview(prefix)
+    s3transfer first asks for exactly one part: the part already read is handed over as
+    it is, without copying 8 MiB.
+    """
+
+    def __init__(self, pending: list[bytes], rest: StreamingReader) -> None:
+        self._pending = [p for p in pending if p]
         self._rest = rest
 
     def read(self, amount: int = -1) -> bytes:
-        if amount is None or amount < 0:
-            data = bytes(self._prefix) + self._rest.read()
-            self._prefix = memoryview(b"")
-            return data
-        head = bytes(self._prefix[:amount])
-        self._prefix = self._prefix[amount:]
-        return head + self._rest.read(amount - len(head)) if len(head) < amount else head
+        if self._pending and len(self._pending[0]) == amount:
+            return self._pending.pop(0)
+        wanted = None if amount is None or amount < 0 else amount
+        pieces: list[bytes] = []
+        while self._pending and (wanted is None or wanted > 0):
+            head = self._pending.pop(0)
+            if wanted is not None and len(head) > wanted:
+                head, tail = head[:wanted], head[wanted:]
+                self._pending.insert(0, tail)
+            pieces.append(head)
+            if wanted is not None:
+                wanted -= len(head)
+        if wanted is None:
+            pieces.append(self._rest.read())
+        elif wanted > 0:
+            pieces.append(self._rest.read(wanted))
+        return b"".join(pieces)
 
 
 def _code(exc: ClientError) -> str:
