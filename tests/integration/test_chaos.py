@@ -3,9 +3,14 @@
 survive injected into a good share of them, duplicate events, shuffled order, bounded
 concurrency and Lambda's asynchronous retries emulated.
 
+Each of the CONCURRENCY invocation slots is its own spawned process, as each Lambda
+execution environment is: its own warm boto3 clients, adaptive rate limiter and retry
+quota (one shared in-process client would let every injected throttle slow all slots).
 The fault mix stays inside the retry budget the contract gives (at most two expiries and
 three transient faults per output, API faults one at a time), so every job must end
 ARCHIVED, whole, with one history item, and nothing may be left for the dead-letter queue.
+A second, small test drives the same emulation past the budget to show that a retry
+resumes a run and that an event failing every time ends as a dead letter.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from typing import Any, Final
 
 import pytest
 from archiver.handler import handler
+from archiver.logic.archive import RetryPolicy
 
-from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under
+from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under, only_run
 from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.lambda_context import FakeLambdaContext
@@ -71,7 +77,8 @@ class StaleLinksTranscribe(FakeTranscribe):
 
     As if the answer had sat for longer than links live before the copy started: the links
     are signed in the past. Only the server thread answering that one call sees the older
-    clock, so other jobs' links and the link server's own expiry checks stay honest.
+    clock, so other jobs' links and the link server's own expiry checks stay honest. (The
+    double has a clock per server, not per job, hence the hook on its private ``_api``.)
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -443,3 +450,52 @@ def _count_items(db: Any, table: str) -> int:
             return total
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     raise AssertionError("table scan did not end")
+
+
+def test_given_faults_beyond_the_budget_when_delivered_like_lambda_then_retried_then_dead_lettered(
+    embedded_aws: EmbeddedAWS,
+    chaos_transcribe: StaleLinksTranscribe,
+    chaos_archive: ArchiveEnv,
+) -> None:
+    """The retry emulation itself: an invocation that gives up is delivered again, and an
+    event that fails every time ends as a dead letter, with an INCOMPLETE item saying why."""
+    fake = chaos_transcribe
+    s3, db = embedded_aws.client("s3"), embedded_aws.client("dynamodb")
+    bucket, table = chaos_archive.bucket, chaos_archive.table
+    attempts = RetryPolicy().max_attempts
+    # Given: one job whose link fails one invocation's worth of attempts, one that fails
+    # every invocation Lambda would make.
+    plans = {
+        "recovers": attempts,
+        "exhausted": attempts * (1 + LAMBDA_RETRIES),
+    }
+    deliveries = []
+    for name, failures in plans.items():
+        fake.add_job(name, subtitle_formats=["srt"])
+        fake.inject(name, "transcript", [Fault.status(500)] * failures)
+        job = PlannedJob(name, "subtitled", ("transcript", "srt"))
+        deliveries.append(Delivery(job, fake.event_for(name), first=True))
+
+    # When
+    report = deliver_like_lambda(fake, deliveries)
+
+    # Then: the first is archived whole by its retry, after one failed invocation ...
+    assert report.outcomes["recovers"] == ["ARCHIVED"]
+    assert len(report.raised["recovers"]) == 1
+    assert "RetryableArchiveError" in report.raised["recovers"][0]
+    assert_archived_whole(s3, db, bucket, table, fake, "recovers")
+    # ... the subtitles copied by the failed invocation were not fetched again ...
+    assert fake.link_requests("recovers", "srt") == 1
+    # ... and the second is a dead letter after 1 + LAMBDA_RETRIES invocations, its one
+    # item INCOMPLETE with the reason and what could be archived.
+    assert report.outcomes["exhausted"] == []
+    assert len(report.raised["exhausted"]) == 1 + LAMBDA_RETRIES
+    assert [name for name, _ in report.dead_letters] == ["exhausted"]
+    item = only_run(db, table, "exhausted")
+    assert item["ArchiveStatus"] == "INCOMPLETE"
+    assert "transcript.json" in item["ArchiveError"]
+    assert "500" in item["ArchiveError"]
+    assert "transcript.json" not in item["Outputs"]
+    assert "subtitles.srt" in item["Outputs"]
+    assert fake.link_requests("exhausted", "srt") == 1
+    assert report.redeliveries == 1 + LAMBDA_RETRIES
