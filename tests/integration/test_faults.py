@@ -13,6 +13,7 @@ import pytest
 from archiver.aws import clients
 from archiver.errors import RetryableArchiveError
 from archiver.handler import handler
+from archiver.store.archive_bucket import ArchiveBucket
 
 from tests.integration.helpers import SECRETS, assert_archived_whole, keys_under, only_run
 from tests.support.lambda_context import FakeLambdaContext
@@ -321,3 +322,30 @@ def test_given_faults_and_refreshes_when_archived_then_no_presigned_token_is_log
         assert secret not in logged
         assert secret not in stored
         assert secret.encode() not in job_json
+
+
+def test_given_an_unexpected_error_mid_run_when_retried_then_finished_outputs_are_not_recopied(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = world["fake"]
+    fake.add_job("half-done", subtitle_formats=["srt"])
+    real_put = ArchiveBucket.put_bytes
+
+    def put_failing_job_json(self: ArchiveBucket, name: str, *args: Any, **kw: Any) -> Any:
+        if name == "job.json":
+            raise RuntimeError("S3 went away")
+        return real_put(self, name, *args, **kw)
+
+    monkeypatch.setattr(ArchiveBucket, "put_bytes", put_failing_job_json)
+    with pytest.raises(RuntimeError):
+        deliver(world, "half-done")
+    item = only_run(world["db"], world["table"], "half-done")
+    assert item["ArchiveStatus"] == "INCOMPLETE"
+    assert "unexpected RuntimeError" in item["ArchiveError"]
+    assert sorted(item["Outputs"]) == ["subtitles.srt", "transcript.json"]
+
+    monkeypatch.setattr(ArchiveBucket, "put_bytes", real_put)
+    fake.clear_requests()
+    assert deliver(world, "half-done")["outcome"] == "ARCHIVED"
+    assert fake.link_requests("half-done") == 0  # nothing fetched twice
+    whole(world, "half-done")

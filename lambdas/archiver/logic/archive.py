@@ -189,13 +189,15 @@ class Archiver:
                 name, "DUPLICATE", created_at, previous.get("ArchiveUri"), record=previous
             )
         log_keys = {"job_name": name, "created_at": created_at}
+        stored: dict[str, StoredObject] = {}
         try:
-            stored, errors, retryable, refreshes = self._copy_outputs(
-                job, folder, previous, deadline
+            errors, retryable, refreshes = self._copy_outputs(
+                job, folder, previous, deadline, stored
             )
         except BaseException as exc:
-            # Give the lease back with a visible reason, so that a retry can take over at once.
-            kept = _stored_outputs(previous)
+            # Give the lease back with a visible reason, so that a retry can take over at
+            # once and copy only what this attempt did not.
+            kept = _stored_outputs(previous) | stored
             try:
                 self._finish(job, folder, created_at, owner, kept, {"archive": _safe_reason(exc)})
             except Exception:
@@ -257,13 +259,15 @@ class Archiver:
         folder: str,
         previous: dict[str, Any] | None,
         deadline: Deadline,
-    ) -> tuple[dict[str, StoredObject], dict[str, str], dict[str, str], _Links]:
+        stored: dict[str, StoredObject],
+    ) -> tuple[dict[str, str], dict[str, str], _Links]:
+        """Copy what the run still lacks into ``stored`` (filled even if this raises)."""
         name = job["TranscriptionJobName"]
         links = _Links(job, lambda: self._describe(name))
         planned = plan_outputs(job, archive_unredacted=self.settings.archive_unredacted)
         # Outputs archived by an earlier, incomplete attempt are kept, not copied again.
         done = _stored_outputs(previous)
-        stored = {p.name: done[p.name] for p in planned if p.name in done}
+        stored.update({p.name: done[p.name] for p in planned if p.name in done})
         todo = [p for p in planned if p.name not in stored]
         errors: dict[str, str] = {}
         retryable: dict[str, str] = {}
@@ -281,14 +285,19 @@ class Archiver:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="output") as pool:
                 futures = [pool.submit(task) for _, task in tasks]
                 results = [_outcome(f.result) for f in futures]
+        unexpected: BaseException | None = None
         for (out_name, _), result in zip(tasks, results, strict=True):
             if isinstance(result, StoredObject):
                 stored[out_name] = result
             elif isinstance(result, PermanentOutputError):
                 errors[out_name] = result.reason
-            else:
+            elif isinstance(result, RetryableArchiveError):
                 retryable[out_name] = str(result)
-        return stored, errors, retryable, links
+            else:
+                unexpected = unexpected or result
+        if unexpected is not None:
+            raise unexpected
+        return errors, retryable, links
 
     def _copy_one(
         self,
@@ -544,13 +553,11 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _outcome(
-    copy: Callable[[], StoredObject],
-) -> StoredObject | PermanentOutputError | RetryableArchiveError:
-    """An output's copy, or the error that records it (anything else propagates)."""
+def _outcome(copy: Callable[[], StoredObject]) -> StoredObject | Exception:
+    """An output's copy, or the error it ended with (so the others' results are kept)."""
     try:
         return copy()
-    except (PermanentOutputError, RetryableArchiveError) as exc:
+    except Exception as exc:  # sorted, and re-raised if unexpected, by the caller
         return exc
 
 
