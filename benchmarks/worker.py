@@ -1,0 +1,289 @@
+"""The archiver's own process: the Lambda handler (and the plain-copy baseline), nothing else.
+
+The suite starts this as ``python -m benchmarks.worker`` with the archiver's contract
+environment pointing at the embedded AWS and the Transcribe double, which live in the
+suite's process; so this process's memory is the function's own. Commands arrive as JSON
+lines on stdin and answers leave as JSON lines on a private duplicate of the original
+stdout: the function itself writes logs and EMF metrics to stdout/stderr, which are sent
+to the file named by ``BENCH_WORKER_LOG`` (as Lambda sends them to CloudWatch Logs).
+
+Imports are kept to what the handler needs, so nothing else inflates the measured memory.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import resource
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TextIO
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The archiver's sources: the repository's, or another tree (``--lambdas``, e.g. a patch).
+LAMBDAS = Path(os.environ.get("BENCH_LAMBDAS") or ROOT / "lambdas")
+for _path in (ROOT, LAMBDAS):
+    sys.path.insert(0, str(_path))
+
+# After the paths above; all of these are the handler's own imports anyway.
+import boto3  # noqa: E402
+import urllib3  # noqa: E402
+from archiver.aws import clients  # noqa: E402
+from archiver.handler import handler  # noqa: E402
+from archiver.store.archive_bucket import PART_SIZE, ArchiveBucket  # noqa: E402
+from boto3.s3.transfer import TransferConfig  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from tests.support.lambda_context import FakeLambdaContext  # noqa: E402
+
+KiB = 1024
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def memory() -> dict[str, int]:
+    """Current and peak resident set size of this process, in bytes."""
+    fields: dict[str, int] = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(rest.split()[0]) * KiB
+    return {
+        "rss": fields.get("VmRSS", 0),
+        "hwm": fields.get("VmHWM", 0),
+        # Linux reports ru_maxrss in KiB.
+        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * KiB,
+    }
+
+
+class Worker:
+    def __init__(self) -> None:
+        self._handler = handler
+        self._context = FakeLambdaContext
+        upload = inspect.signature(ArchiveBucket.__init__).parameters["upload_concurrency"]
+        #: What the baselines must match: the archiver's own part size and concurrency.
+        self.facts = {
+            "part_size": PART_SIZE,
+            "upload_concurrency": upload.default,
+            "archiver_dir": str(Path(sys.modules["archiver"].__file__ or "").parent),
+        }
+        self._plain: tuple[Any, Any, Any, Any] | None = None
+        self._lock = threading.Lock()
+        self._counting = False
+        self._calls: dict[str, int] = {}
+
+    # -- the function ----------------------------------------------------------------------
+    def archive(self, event: dict[str, Any]) -> dict[str, Any]:
+        """One invocation: wall time, CPU time (all threads) and memory afterwards."""
+        cpu_before = _cpu_seconds()
+        started = time.perf_counter()
+        result = self._handler(event, self._context())
+        seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu_before
+        return {"seconds": seconds, "cpu": cpu, "result": result, "memory": memory()}
+
+    def batch(self, events: list[dict[str, Any]], threads: int, *, floor: bool) -> dict[str, Any]:
+        """Invoke the handler once per event: in order, or from a pool of ``threads``.
+
+        ``floor``: instead of the handler, make only the requests archiving a small job
+        cannot do without (see :meth:`floor_job`), with plain clients: what the embedded
+        AWS itself costs per job.
+        """
+        invoke = self.floor_job if floor else self._invoke
+
+        def one(event: dict[str, Any]) -> tuple[float, str]:
+            started = time.perf_counter()
+            try:
+                outcome = invoke(event)
+            except Exception as exc:  # counted and reported, never fatal to the batch
+                outcome = f"exception: {exc.__class__.__name__}: {exc}"[:300]
+            return time.perf_counter() - started, outcome
+
+        cpu_before = _cpu_seconds()
+        started = time.perf_counter()
+        if threads <= 1:
+            timed = [one(e) for e in events]
+        else:
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="invoke") as pool:
+                timed = list(pool.map(one, events))
+        wall = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu_before
+        outcomes: dict[str, int] = {}
+        for _, outcome in timed:
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return {"wall": wall, "cpu": cpu, "seconds": [s for s, _ in timed], "outcomes": outcomes}
+
+    def _invoke(self, event: dict[str, Any]) -> str:
+        return str(self._handler(event, self._context()).get("outcome"))
+
+    def floor_job(self, event: dict[str, Any]) -> str:
+        """The requests a small job needs at the least, with plain boto3/urllib3 clients.
+
+        GetTranscriptionJob, a DynamoDB write claiming the run, GET of the transcript
+        link, PutObject of it and of job.json, and the final DynamoDB item: no lease
+        conditions, checksums, verification, logging, metrics or tracing.
+        """
+        pool, s3, transcribe, dynamodb = self._plain_clients()
+        name = event["detail"]["TranscriptionJobName"]
+        job = transcribe.get_transcription_job(TranscriptionJobName=name)["TranscriptionJob"]
+        table, bucket = os.environ["JOBS_TABLE"], os.environ["ARCHIVE_BUCKET"]
+        key = {"JobName": {"S": name}, "CreatedAt": {"S": job["CreationTime"].isoformat()}}
+        dynamodb.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="SET LeaseOwner = :o",
+            ExpressionAttributeValues={":o": {"S": "floor"}},
+        )
+        body = pool.request("GET", job["Transcript"]["TranscriptFileUri"]).data
+        folder = f"floor/{name}/"
+        s3.put_object(Bucket=bucket, Key=folder + "transcript.json", Body=body)
+        described = json.dumps(job, default=str).encode()
+        s3.put_object(Bucket=bucket, Key=folder + "job.json", Body=described)
+        dynamodb.put_item(TableName=table, Item=key | {"ArchiveStatus": {"S": "ARCHIVED"}})
+        return "ARCHIVED"
+
+    def api_calls(self) -> dict[str, int]:
+        """AWS API calls the function made since the last time this was asked (per op).
+
+        Counted on the function's own clients through botocore's ``before-call`` event
+        (once per call, retries not counted again); nothing else about them changes.
+        """
+        with self._lock:
+            if not self._counting:
+                aws = clients()  # the very clients the handler uses (cached per env)
+                for client in (aws.transcribe, aws.s3, aws.dynamodb):
+                    client.meta.events.register("before-call", self._count_call)
+                self._counting = True
+            counted, self._calls = self._calls, {}
+        return counted
+
+    def _count_call(self, model: Any, **_: Any) -> None:
+        name = f"{model.service_model.service_id}.{model.name}"
+        with self._lock:
+            self._calls[name] = self._calls.get(name, 0) + 1
+
+    # -- the baseline ----------------------------------------------------------------------
+    def baseline(
+        self, url: str, bucket: str, key: str, part_size: int, concurrency: int
+    ) -> dict[str, Any]:
+        """A plain streaming copy: GET the link, stream it into upload_fileobj. No hashing.
+
+        Same part size and upload concurrency as the archiver, same servers; no checksum
+        (``request_checksum_calculation="when_required"``), no verification, no records.
+        """
+        pool, s3, _, _ = self._plain_clients()
+        config = TransferConfig(
+            multipart_threshold=part_size,
+            multipart_chunksize=part_size,
+            max_concurrency=concurrency,
+            use_threads=True,
+        )
+        config.max_in_memory_upload_chunks = concurrency
+        cpu_before = _cpu_seconds()
+        started = time.perf_counter()
+        response = pool.request(
+            "GET", url, preload_content=False, decode_content=False, redirect=False
+        )
+        if response.status != 200:
+            raise RuntimeError(f"baseline GET answered {response.status}")
+        s3.upload_fileobj(response, bucket, key, Config=config)
+        seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu_before
+        response.release_conn()
+        head = s3.head_object(Bucket=bucket, Key=key)  # after the clock: not part of the copy
+        return {"seconds": seconds, "cpu": cpu, "bytes": head["ContentLength"], "memory": memory()}
+
+    def _plain_clients(self) -> tuple[Any, Any, Any, Any]:
+        """urllib3 and boto3 clients with no checksums: for the baselines only."""
+        with self._lock:
+            if self._plain is None:
+                config = Config(
+                    retries={"mode": "standard", "max_attempts": 8},
+                    max_pool_connections=32,
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
+                )
+                session = boto3.session.Session()
+                self._plain = (
+                    urllib3.PoolManager(maxsize=16, retries=False),
+                    session.client("s3", config=config),
+                    session.client("transcribe", config=config),
+                    session.client("dynamodb", config=config),
+                )
+            return self._plain
+
+    # -- the loop --------------------------------------------------------------------------
+    def dispatch(self, command: dict[str, Any]) -> dict[str, Any]:
+        op = command.get("op")
+        if op == "memory":
+            return {"memory": memory()}
+        if op == "api_calls":
+            return {"calls": self.api_calls()}
+        if op == "archive":
+            return self.archive(command["event"])
+        if op == "batch":
+            return self.batch(
+                command["events"],
+                int(command.get("threads", 1)),
+                floor=bool(command.get("floor", False)),
+            )
+        if op == "baseline":
+            return self.baseline(
+                command["url"],
+                command["bucket"],
+                command["key"],
+                int(command["part_size"]),
+                int(command["concurrency"]),
+            )
+        raise ValueError(f"unknown op {op!r}")
+
+
+def _answer(channel: TextIO, payload: dict[str, Any]) -> None:
+    channel.write(json.dumps(payload, default=str) + "\n")
+    channel.flush()
+
+
+def main() -> int:
+    # Answers go to a duplicate of the original stdout; fd 1 and 2 go to the log file.
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    log_path = os.environ.get("BENCH_WORKER_LOG", os.devnull)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    try:
+        worker = Worker()
+    except Exception:
+        _answer(channel, {"error": traceback.format_exc()})
+        return 1
+    _answer(
+        channel,
+        {
+            "ready": True,
+            "memory": memory(),
+            **worker.facts,
+        },
+    )
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command.get("op") == "exit":
+            _answer(channel, {"bye": True})
+            return 0
+        try:
+            _answer(channel, worker.dispatch(command))
+        except Exception:
+            _answer(channel, {"error": traceback.format_exc()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
