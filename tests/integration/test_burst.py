@@ -25,13 +25,10 @@ exercised, while the test stays well under a minute.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, wait
 from typing import Any, Final
 
 import pytest
@@ -41,7 +38,7 @@ from botocore.exceptions import ClientError
 from tests.integration.helpers import only_run
 from tests.support.archive_env import ArchiveEnv
 from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext
+from tests.support.lambda_context import FakeLambdaContext, lambda_environments
 from tests.support.transcribe_double import FakeTranscribe
 
 pytestmark = pytest.mark.integration
@@ -107,24 +104,6 @@ class Poller:
             # Steady pace; after a slow answer carry on, without a catch-up burst.
             due = max(due + self._interval, time.monotonic())
             self._stop.wait(max(0.0, due - time.monotonic()))
-
-
-@contextlib.contextmanager
-def lambda_environments(count: int) -> Iterator[ProcessPoolExecutor]:
-    """``count`` fresh processes importing the handler as Lambda does (spawned, not forked:
-    this process runs server threads). Any still running on the way out are terminated."""
-    before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
-    finished = False
-    try:
-        yield pool
-        finished = True
-    finally:
-        pool.shutdown(wait=finished, cancel_futures=True)
-        if not finished:
-            for process in set(multiprocessing.active_children()) - before:
-                process.terminate()
-                process.join(timeout=5)
 
 
 def test_given_a_burst_of_completions_when_delivered_at_once_then_throttling_is_absorbed(

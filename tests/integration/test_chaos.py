@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
 import os
 import random
 import threading
@@ -28,7 +27,6 @@ from collections.abc import Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
-    ProcessPoolExecutor,
     ThreadPoolExecutor,
     wait,
 )
@@ -42,7 +40,7 @@ from archiver.logic.archive import RetryPolicy
 from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under, only_run
 from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
 from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext
+from tests.support.lambda_context import FakeLambdaContext, lambda_environments
 from tests.support.transcribe_double import ApiFaultKind, FakeTranscribe, Fault, OutputName
 
 pytestmark = pytest.mark.integration
@@ -268,24 +266,6 @@ def deliver_like_lambda(fake: FakeTranscribe, deliveries: list[Delivery]) -> Del
                 else:
                     report.dead_letters.append((name, f"{exc.__class__.__name__}: {exc}"))
     return report
-
-
-@contextlib.contextmanager
-def lambda_environments(count: int) -> Iterator[ProcessPoolExecutor]:
-    """``count`` fresh processes importing the handler as Lambda does (spawned, not forked:
-    this process runs server threads). Any still running on the way out are terminated."""
-    before = set(multiprocessing.active_children())
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
-    finished = False
-    try:
-        yield pool
-        finished = True
-    finally:
-        pool.shutdown(wait=finished, cancel_futures=True)
-        if not finished:
-            for process in set(multiprocessing.active_children()) - before:
-                process.terminate()
-                process.join(timeout=5)
 
 
 # --------------------------------------------------------------------- fixtures

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 
@@ -27,3 +31,21 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return int(max(0.0, self.timeout_seconds - (time.monotonic() - self._started)) * 1000)
+
+
+@contextlib.contextmanager
+def lambda_environments(count: int) -> Iterator[ProcessPoolExecutor]:
+    """``count`` fresh processes importing the handler as Lambda does (spawned, not forked:
+    this process runs server threads). Any still running on the way out are terminated."""
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+    finished = False
+    try:
+        yield pool
+        finished = True
+    finally:
+        pool.shutdown(wait=finished, cancel_futures=True)
+        if not finished:
+            for process in set(multiprocessing.active_children()) - before:
+                process.terminate()
+                process.join(timeout=5)
