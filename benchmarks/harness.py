@@ -5,6 +5,9 @@ suite's own process and creates a fresh archive bucket and history table for the
 :class:`WorkerProcess` starts ``benchmarks.worker`` (the Lambda handler and nothing else)
 with the archiver's contract environment pointing at those servers, so that what the
 worker measures about itself (time, peak RSS) belongs to the function alone.
+
+The lab turns on TCP_NODELAY in both local servers while it runs (see ``_no_nagle``):
+without it some requests stall ~40 ms on delayed ACKs, which no real endpoint does.
 """
 
 from __future__ import annotations
