@@ -56,7 +56,7 @@ class StreamingReader:
         chunks: list[bytes] = []
         try:
             while wanted > 0:
-                chunk = self._response.read(min(wanted, 1024 * 1024))
+                chunk = self._response.read(min(wanted, self._part_size))
                 if not chunk:
                     break
                 chunks.append(chunk)

@@ -58,7 +58,7 @@ class ArchiveBucket:
         bucket: str,
         *,
         part_size: int = PART_SIZE,
-        upload_concurrency: int = 4,
+        upload_concurrency: int = 3,
     ) -> None:
         self._s3 = s3
         self.bucket = bucket
@@ -95,8 +95,10 @@ class ArchiveBucket:
         more = reader.read(1)
         if not more:
             return self.put_bytes(name, key, first, content_type, metadata)
+        body = _Prefixed([first, more], reader)
+        del first, more  # body holds the only references and lets go of them once read
         self._s3.upload_fileobj(
-            _Prefixed([first, more], reader),  # type: ignore[arg-type]  # read() is all it needs
+            body,  # type: ignore[arg-type]  # read() is all s3transfer needs
             self.bucket,
             key,
             ExtraArgs={
