@@ -6,8 +6,8 @@ suite's own process and creates a fresh archive bucket and history table for the
 with the archiver's contract environment pointing at those servers, so that what the
 worker measures about itself (time, peak RSS) belongs to the function alone.
 
-The lab turns on TCP_NODELAY in both local servers while it runs (see ``_no_nagle``):
-without it some requests stall ~40 ms on delayed ACKs, which no real endpoint does.
+Both local servers set TCP_NODELAY (in tests/support), as real endpoints behave: without
+it some requests stall ~40 ms on delayed ACKs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Self
 from archiver.store.history_table import from_dynamo
 from botocore.exceptions import ClientError
 
-from tests.support import embedded_aws, transcribe_double
 from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.transcribe_double import FakeTranscribe
@@ -159,30 +157,6 @@ class WorkerProcess:
         self.stop()
 
 
-@contextlib.contextmanager
-def _no_nagle() -> Iterator[None]:
-    """TCP_NODELAY on the local servers' connections, as real AWS endpoints behave.
-
-    Both servers write a response's headers and body in separate sends; without
-    TCP_NODELAY the body waits for the client's delayed ACK, a ~40 ms stall on some
-    requests (GetTranscriptionJob took 37 ms instead of 2.6 ms) that no real endpoint
-    has and that would swamp what the archiver itself costs. ``disable_nagle_algorithm``
-    is socketserver's own switch for this; it is restored afterwards.
-    """
-    handlers = [transcribe_double._Handler, embedded_aws._QuietMotoHandler]
-    before = [vars(h).get("disable_nagle_algorithm") for h in handlers]
-    for handler in handlers:
-        handler.disable_nagle_algorithm = True
-    try:
-        yield
-    finally:
-        for handler, value in zip(handlers, before, strict=True):
-            if value is None:
-                del handler.disable_nagle_algorithm
-            else:
-                handler.disable_nagle_algorithm = value
-
-
 class Lab:
     """The servers and a fresh archive for one suite run; everything stopped on exit."""
 
@@ -200,7 +174,6 @@ class Lab:
 
     def __enter__(self) -> Self:
         try:
-            self._stack.enter_context(_no_nagle())
             self.aws = self._stack.enter_context(EmbeddedAWS())
             # No API quotas: GetTranscriptionJob's 30/s would cap the throughput benchmark.
             self.fake = self._stack.enter_context(
