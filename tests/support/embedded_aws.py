@@ -63,6 +63,25 @@ class _TrackedWSGIServer(TrackedConnectionsMixin, ThreadedWSGIServer):
         self.server_port = int(port)
 
 
+class _AtomicDynamoDB:
+    """Serializes DynamoDB requests, as the real service serializes writes to an item.
+
+    moto checks a ConditionExpression and then writes, with no lock held against other
+    server threads between the two: two concurrent conditional writes could both pass,
+    which DynamoDB never allows and the archiver's leases rely on.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return self._app(environ, start_response)
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
 class _JoinableMotoServer(ThreadedMotoServer):
     """``ThreadedMotoServer`` whose ``stop()`` leaves no connection thread behind.
 
@@ -75,7 +94,7 @@ class _JoinableMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         try:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = _AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
             self._server = _TrackedWSGIServer(self._ip_address, self._port, app)
         except BaseException as exc:  # reported by EmbeddedAWS.start, not lost in a thread
             self._startup_error = exc

@@ -1,0 +1,45 @@
+"""The embedded AWS keeps DynamoDB's guarantee that the archiver's leases rely on."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from archiver.store.history_table import Claim, HistoryTable
+
+from infra import schema
+from tests.support.embedded_aws import EmbeddedAWS
+
+CREATED = "2026-11-23T10:15:02.123Z"
+
+
+def test_given_many_concurrent_claims_on_one_run_when_made_then_exactly_one_wins(
+    embedded_aws: EmbeddedAWS,
+) -> None:
+    table_name = f"claims-{uuid.uuid4().hex[:8]}"
+    embedded_aws.client("dynamodb").create_table(**schema.create_table_kwargs(table_name))
+    outcomes: list[Claim] = []
+    barrier = threading.Barrier(16)
+
+    def claim(owner: str) -> None:
+        table = HistoryTable(embedded_aws.client("dynamodb"), table_name)
+        barrier.wait()
+        outcomes.append(
+            table.claim("job", "2026-11-23T10:15:02.123Z", owner, now=1, lease_until=9)[0]
+        )
+
+    for _round in range(5):
+        outcomes.clear()
+        table = HistoryTable(embedded_aws.client("dynamodb"), table_name)
+        threads = [threading.Thread(target=claim, args=(f"o{i}",)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert outcomes.count(Claim.CLAIMED) == 1
+        assert outcomes.count(Claim.BUSY) == 15
+        embedded_aws.client("dynamodb").delete_item(
+            TableName=table_name,
+            Key={"JobName": {"S": "job"}, "CreatedAt": {"S": CREATED}},
+        )
+        assert table.runs("job") == []
