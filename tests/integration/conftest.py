@@ -6,14 +6,18 @@ benchmarks build exactly the same environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.transcribe_double import FakeTranscribe
+
+FakeT = TypeVar("FakeT", bound=FakeTranscribe)
 
 
 @pytest.fixture(scope="session")
@@ -23,16 +27,27 @@ def embedded_aws() -> Iterator[EmbeddedAWS]:
         yield aws
 
 
-@pytest.fixture
-def fake_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[FakeTranscribe]:
-    """A fresh Transcribe double; team-bucket jobs write into the session's moto S3."""
-    with FakeTranscribe(s3_client=embedded_aws.client("s3"), region=embedded_aws.region) as fake:
+@contextlib.contextmanager
+def serving(fake: FakeT) -> Iterator[FakeT]:
+    """Run a Transcribe double for one test; fail the test if the double itself crashed."""
+    with fake:
         yield fake
         errors = fake.handler_errors
     # An exception inside the double is a bug in the double, never a finding about the
     # archiver: fail loudly instead of letting a test pass on a half-served response.
     if errors:
         pytest.fail("the Transcribe double crashed:\n" + "\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def fake_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[FakeTranscribe]:
+    """A fresh Transcribe double; team-bucket jobs write into the session's moto S3.
+
+    A test module may override this fixture with a subclass; ``archive_env`` follows it.
+    """
+    double = FakeTranscribe(s3_client=embedded_aws.client("s3"), region=embedded_aws.region)
+    with serving(double) as fake:
+        yield fake
 
 
 @pytest.fixture

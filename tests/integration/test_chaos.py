@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import random
 import threading
 import time
@@ -37,8 +36,9 @@ import pytest
 from archiver.handler import handler
 from archiver.logic.archive import RetryPolicy
 
+from tests.integration.conftest import serving
 from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under, only_run
-from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
+from tests.support.archive_env import ArchiveEnv
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.lambda_context import FakeLambdaContext, lambda_environments
 from tests.support.transcribe_double import ApiFaultKind, FakeTranscribe, Fault, OutputName
@@ -270,31 +270,17 @@ def deliver_like_lambda(fake: FakeTranscribe, deliveries: list[Delivery]) -> Del
 
 # --------------------------------------------------------------------- fixtures
 @pytest.fixture
-def chaos_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[StaleLinksTranscribe]:
-    with StaleLinksTranscribe(
-        s3_client=embedded_aws.client("s3"), region=embedded_aws.region
-    ) as fake:
+def fake_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[StaleLinksTranscribe]:
+    """Overrides conftest's double (``archive_env`` follows): this one can hand out
+    links that are already expired."""
+    double = StaleLinksTranscribe(s3_client=embedded_aws.client("s3"), region=embedded_aws.region)
+    with serving(double) as fake:
         yield fake
-        errors = fake.handler_errors
-    if errors:
-        pytest.fail("the Transcribe double crashed:\n" + "\n".join(errors), pytrace=False)
 
 
 @pytest.fixture
-def chaos_archive(
-    monkeypatch: pytest.MonkeyPatch,
-    embedded_aws: EmbeddedAWS,
-    chaos_transcribe: StaleLinksTranscribe,
-) -> Iterator[ArchiveEnv]:
-    """A fresh bucket and table, and the contract's environment (as ``archive_env``)."""
-    archive = new_archive(embedded_aws, chaos_transcribe)
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL_") or key in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}:
-            monkeypatch.delenv(key)
-    for key, value in archive.environ.items():
-        monkeypatch.setenv(key, value)
-    yield archive
-    drop_archive(embedded_aws, archive)
+def team_bucket(embedded_aws: EmbeddedAWS) -> Iterator[str]:
+    yield TEAM_BUCKET
     s3 = embedded_aws.client("s3")
     with contextlib.suppress(s3.exceptions.NoSuchBucket):
         for key in keys_under(s3, TEAM_BUCKET, ""):
@@ -305,14 +291,15 @@ def chaos_archive(
 # --------------------------------------------------------------------- the test
 def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_archived_whole(
     embedded_aws: EmbeddedAWS,
-    chaos_transcribe: StaleLinksTranscribe,
-    chaos_archive: ArchiveEnv,
+    fake_transcribe: StaleLinksTranscribe,
+    archive_env: ArchiveEnv,
+    team_bucket: str,
 ) -> None:
     started = time.monotonic()
-    fake = chaos_transcribe
+    fake = fake_transcribe
     rng = random.Random(SEED)
     s3, db = embedded_aws.client("s3"), embedded_aws.client("dynamodb")
-    bucket, table = chaos_archive.bucket, chaos_archive.table
+    bucket, table = archive_env.bucket, archive_env.table
 
     # Given: JOBS finished runs of every shape, faults queued on their links and API calls,
     # some events duplicated, all in shuffled order.
@@ -434,14 +421,15 @@ def _count_items(db: Any, table: str) -> int:
 
 def test_given_faults_beyond_the_budget_when_delivered_like_lambda_then_retried_then_dead_lettered(
     embedded_aws: EmbeddedAWS,
-    chaos_transcribe: StaleLinksTranscribe,
-    chaos_archive: ArchiveEnv,
+    fake_transcribe: StaleLinksTranscribe,
+    archive_env: ArchiveEnv,
+    team_bucket: str,
 ) -> None:
     """The retry emulation itself: an invocation that gives up is delivered again, and an
     event that fails every time ends as a dead letter, with an INCOMPLETE item saying why."""
-    fake = chaos_transcribe
+    fake = fake_transcribe
     s3, db = embedded_aws.client("s3"), embedded_aws.client("dynamodb")
-    bucket, table = chaos_archive.bucket, chaos_archive.table
+    bucket, table = archive_env.bucket, archive_env.table
     attempts = RetryPolicy().max_attempts
     # Given: one job whose link fails one invocation's worth of attempts, one that fails
     # every invocation Lambda would make.
