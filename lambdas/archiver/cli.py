@@ -16,8 +16,9 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import boto3
 from botocore.exceptions import (
@@ -244,25 +245,24 @@ def _status(text: str) -> str:
     return value
 
 
-def _time(text: str) -> str:
-    try:
-        return normalize_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+T = TypeVar("T")
 
 
-def _time_until(text: str) -> str:
-    try:
-        return normalize_time(text, end_of_day=True)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _option(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type that reports the parsing function's own message for a bad value."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
-def _tag(text: str) -> tuple[str, str]:
-    try:
-        return parse_tag(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+_time = _option(normalize_time)
+_time_until = _option(partial(normalize_time, end_of_day=True))
+_tag = _option(parse_tag)
 
 
 def _positive(text: str) -> int:
