@@ -242,14 +242,14 @@ class Archiver:
                 return previous
             if claim is Claim.ALREADY_ARCHIVED:
                 return previous
-            if not _lease_is_live(previous, now):
-                continue  # the holder finished (INCOMPLETE) or died just now: claim again
             if deadline.remaining() < delay + 5:
                 raise RetryableArchiveError(
                     f"{name}: another invocation is still archiving run {created_at}"
                 )
-            self._sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
-            delay = min(delay * 2, 5.0)
+            if _lease_is_live(previous, now):
+                self._sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+                delay = min(delay * 2, 5.0)
+            # else the holder finished (INCOMPLETE) or its lease ran out just now: claim again
 
     # -- outputs -------------------------------------------------------------------------
 
