@@ -7,13 +7,13 @@ points at them.
 
 from __future__ import annotations
 
+from archiver import contract
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra import schema
 from infra.config import ArchiverConfig
 
 #: Parts of an upload that failed half-way cost money and are never completed by a retry
@@ -97,15 +97,15 @@ class ArchiveStorage(Construct):
                 self,
                 "JobsTable",
                 table_name=config.jobs_table_name,
-                global_indexes=list(schema.GSIS),
+                global_indexes=list(contract.INDEXES),
                 encryption_key=key,
             )
 
         table = dynamodb.Table(
             self,
             "JobsTable",
-            partition_key=_string_attribute(schema.PARTITION_KEY),
-            sort_key=_string_attribute(schema.SORT_KEY),
+            partition_key=_string_attribute(contract.PARTITION_KEY),
+            sort_key=_string_attribute(contract.SORT_KEY),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -119,7 +119,7 @@ class ArchiveStorage(Construct):
             encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        for index_name, (partition_key, sort_key) in schema.GSIS.items():
+        for index_name, (partition_key, sort_key) in contract.INDEXES.items():
             table.add_global_secondary_index(
                 index_name=index_name,
                 partition_key=_string_attribute(partition_key),

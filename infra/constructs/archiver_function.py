@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Final
 
 import jsii
+from archiver import contract
 from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -16,7 +17,6 @@ from aws_cdk import aws_ssm as ssm
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from infra import schema
 from infra.config import ArchiverConfig
 from infra.constructs.archive_storage import ArchiveStorage
 from infra.constructs.dead_letter_queue import DeadLetterQueue
@@ -177,8 +177,8 @@ class ArchiverFunction(Construct):
             # Only AWS S3 hosts in production; loopback hosts are for local runs and tests.
             "ALLOWED_SOURCE_HOSTS": "",
             "MAX_OUTPUT_BYTES": str(MAX_OUTPUT_BYTES),
-            "POWERTOOLS_SERVICE_NAME": schema.METRICS_SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": schema.METRICS_NAMESPACE,
+            "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from archiver import contract
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -11,7 +12,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra import schema
 from infra.constructs.dead_letter_queue import DeadLetterQueue
 
 #: EventBridge's maximums: delivery to Lambda only fails when the Invoke API itself
@@ -22,7 +22,7 @@ TARGET_RETRY_ATTEMPTS: Final = 185
 
 
 class JobStateChangeRule(Construct):
-    """Default-bus rule matching ``schema.EVENT_PATTERN``, targeting the archiver."""
+    """Default-bus rule matching the contract's event pattern, targeting the archiver."""
 
     def __init__(
         self,
@@ -33,19 +33,20 @@ class JobStateChangeRule(Construct):
         key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        unsupported = set(schema.EVENT_PATTERN) - {"source", "detail-type", "detail"}
+        pattern = contract.TRANSCRIPTION_EVENT_PATTERN
+        unsupported = set(pattern) - {"source", "detail-type", "detail"}
         if unsupported:
             # EventPattern below copies these three fields; refuse to drop any other.
-            raise ValueError(f"schema.EVENT_PATTERN has fields this rule ignores: {unsupported}")
+            raise ValueError(f"the event pattern has fields this rule ignores: {unsupported}")
         self.dead_letter_queue = DeadLetterQueue(self, "TargetDeadLetterQueue", key=key).queue
         self.rule = events.Rule(
             self,
             "Rule",
             description="Finished Amazon Transcribe jobs -> Transcribe archiver",
             event_pattern=events.EventPattern(
-                source=schema.EVENT_PATTERN["source"],
-                detail_type=schema.EVENT_PATTERN["detail-type"],
-                detail=schema.EVENT_PATTERN["detail"],
+                source=pattern["source"],
+                detail_type=pattern["detail-type"],
+                detail=pattern["detail"],
             ),
             targets=[
                 targets.LambdaFunction(

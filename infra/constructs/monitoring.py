@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from archiver import contract
 from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -15,8 +16,6 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra import schema
-
 PERIOD: Final = Duration.minutes(5)
 #: Alarm when one invocation takes this share of the function timeout: long outputs are
 #: getting close to being cut off.
@@ -26,9 +25,9 @@ DURATION_ALARM_SHARE: Final = 0.8
 def archiver_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
     """A metric the archiver emits through Powertools (which adds the service dimension)."""
     return cloudwatch.Metric(
-        namespace=schema.METRICS_NAMESPACE,
+        namespace=contract.METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": schema.METRICS_SERVICE},
+        dimensions_map={"service": contract.METRICS_SERVICE},
         statistic=statistic,
         period=PERIOD,
     )
@@ -85,13 +84,13 @@ class Monitoring(Construct):
         )
         self._alarm(
             "ArchiveErrors",
-            archiver_metric(schema.METRIC_ARCHIVE_ERRORS),
+            archiver_metric(contract.Metric.ARCHIVE_ERRORS),
             "A job could not be archived (see the ArchiveError of its history item). "
             "Re-archive with `transcribe-archiver backfill --since <time>`.",
         )
         self._alarm(
             "EventsRejected",
-            archiver_metric(schema.METRIC_EVENTS_REJECTED),
+            archiver_metric(contract.Metric.EVENTS_REJECTED),
             "Informational: the archiver received events it does not handle (wrong source, "
             "missing fields, other statuses). Check what invokes the function.",
         )
@@ -171,7 +170,7 @@ class Monitoring(Construct):
         target_dead_letter_queue: sqs.IQueue,
         on_failure_queue: sqs.IQueue,
     ) -> cloudwatch.Dashboard:
-        latency = schema.METRIC_ARCHIVE_LATENCY
+        latency = contract.Metric.ARCHIVE_LATENCY
         dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -183,21 +182,21 @@ class Monitoring(Construct):
             _graph(
                 "Jobs",
                 [
-                    archiver_metric(schema.METRIC_JOBS_ARCHIVED),
-                    archiver_metric(schema.METRIC_JOBS_INCOMPLETE),
-                    archiver_metric(schema.METRIC_JOBS_FAILED_AT_TRANSCRIBE),
-                    archiver_metric(schema.METRIC_DUPLICATES_SKIPPED),
+                    archiver_metric(contract.Metric.JOBS_ARCHIVED),
+                    archiver_metric(contract.Metric.JOBS_INCOMPLETE),
+                    archiver_metric(contract.Metric.JOBS_FAILED_AT_TRANSCRIBE),
+                    archiver_metric(contract.Metric.DUPLICATES_SKIPPED),
                 ],
             ),
             _graph(
                 "Problems",
                 [
-                    archiver_metric(schema.METRIC_ARCHIVE_ERRORS),
-                    archiver_metric(schema.METRIC_EVENTS_REJECTED),
-                    archiver_metric(schema.METRIC_LINKS_REFRESHED),
+                    archiver_metric(contract.Metric.ARCHIVE_ERRORS),
+                    archiver_metric(contract.Metric.EVENTS_REJECTED),
+                    archiver_metric(contract.Metric.LINKS_REFRESHED),
                 ],
             ),
-            _graph("Bytes archived", [archiver_metric(schema.METRIC_BYTES_ARCHIVED)]),
+            _graph("Bytes archived", [archiver_metric(contract.Metric.BYTES_ARCHIVED)]),
             _graph(
                 "Seconds from job completion to archived",
                 [

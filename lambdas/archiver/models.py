@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.utilities.parser import BaseModel, Field
 from pydantic import StringConstraints
 
+from archiver.contract import CONTENT_TYPES, REDACTED, SRT, TRANSCRIPT, VTT
+
 #: What the Transcribe API accepts as a job name.
 JobName = Annotated[
     str, StringConstraints(pattern=r"^[0-9a-zA-Z._-]+$", min_length=1, max_length=200)
@@ -38,21 +40,6 @@ class TranscribeJobStateChange(BaseModel):
     source: Literal["aws.transcribe"]
     detail_type: Literal["Transcribe Job State Change"] = Field(..., alias="detail-type")
     detail: TranscribeJobStateDetail
-
-
-# Archive object names and their content types (CONTRACT.md, "Archive layout in S3").
-TRANSCRIPT = "transcript.json"
-REDACTED = "redacted-transcript.json"
-VTT = "subtitles.vtt"
-SRT = "subtitles.srt"
-JOB = "job.json"
-CONTENT_TYPES = {
-    TRANSCRIPT: "application/json",
-    REDACTED: "application/json",
-    VTT: "text/vtt",
-    SRT: "application/x-subrip",
-    JOB: "application/json",
-}
 
 
 @dataclass(frozen=True)

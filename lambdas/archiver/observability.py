@@ -15,8 +15,10 @@ from typing import Protocol
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "transcribe-archiver")
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TranscribeArchiver")
+from archiver.contract import METRICS_NAMESPACE, METRICS_SERVICE, Metric
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", METRICS_SERVICE)
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", METRICS_NAMESPACE)
 
 logger = Logger(service=SERVICE, stream=sys.stderr)
 
@@ -29,18 +31,8 @@ tracer = Tracer(service=SERVICE, patch_modules=["boto3", "botocore"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
 
 
-class MetricNames:
-    """Metric names; infra/schema.py spells the same (a unit test keeps them equal)."""
-
-    JOBS_ARCHIVED = "JobsArchived"
-    JOBS_INCOMPLETE = "JobsIncomplete"
-    JOBS_FAILED_AT_TRANSCRIBE = "JobsFailedAtTranscribe"
-    ARCHIVE_ERRORS = "ArchiveErrors"
-    BYTES_ARCHIVED = "BytesArchived"
-    ARCHIVE_LATENCY = "SecondsFromCompletionToArchived"
-    LINKS_REFRESHED = "LinksRefreshed"
-    EVENTS_REJECTED = "EventsRejected"
-    DUPLICATES_SKIPPED = "DuplicatesSkipped"
+#: Kept under its old name for callers; the names themselves live in the contract.
+MetricNames = Metric
 
 
 class MetricsSink(Protocol):

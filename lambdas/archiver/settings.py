@@ -7,10 +7,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from archiver.contract import DEFAULT_ARCHIVE_PREFIX as DEFAULT_PREFIX
+from archiver.contract import DEFAULT_MAX_OUTPUT_BYTES
 from archiver.errors import ConfigurationError
-
-DEFAULT_PREFIX = "transcripts/"
-DEFAULT_MAX_OUTPUT_BYTES = 5 * 1024**3
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _TRUE = {"true", "1", "yes", "on"}

@@ -1,21 +1,21 @@
-"""The default-bus rule: exactly the schema's pattern, to the archiver, with a DLQ."""
+"""The default-bus rule: exactly the contract's pattern, to the archiver, with a DLQ."""
 
 from __future__ import annotations
 
 import pytest
+from archiver import contract
 
-from infra import schema
 from tests.infra.conftest import Synth, render
 
 pytestmark = pytest.mark.infra
 
 
-def test_given_every_configuration_then_rule_matches_schema_pattern_on_default_bus(
+def test_given_every_configuration_then_rule_matches_contract_pattern_on_default_bus(
     each: Synth,
 ) -> None:
     _, rule = each.only("AWS::Events::Rule")
 
-    assert rule["Properties"]["EventPattern"] == schema.EVENT_PATTERN
+    assert rule["Properties"]["EventPattern"] == contract.TRANSCRIPTION_EVENT_PATTERN
     assert rule["Properties"]["State"] == "ENABLED"
     # No EventBusName means the account's default bus, where aws.transcribe events arrive.
     assert "EventBusName" not in rule["Properties"]

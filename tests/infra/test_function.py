@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from archiver import contract
 
-from infra import schema
 from tests.infra.conftest import LAYER_ARN, ROOT, Synth, render
 
 pytestmark = pytest.mark.infra
@@ -58,8 +58,8 @@ def test_given_default_config_then_environment_is_exactly_the_contract(default: 
         "ARCHIVE_UNREDACTED": "true",
         "ALLOWED_SOURCE_HOSTS": "",
         "MAX_OUTPUT_BYTES": "5368709120",
-        "POWERTOOLS_SERVICE_NAME": schema.METRICS_SERVICE,
-        "POWERTOOLS_METRICS_NAMESPACE": schema.METRICS_NAMESPACE,
+        "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
 

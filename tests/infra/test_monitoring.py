@@ -6,13 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from archiver import contract
 
-from infra import schema
 from tests.infra.conftest import Synth, render
 
 pytestmark = pytest.mark.infra
 
-ARCHIVER_DIMENSIONS = [{"Name": "service", "Value": schema.METRICS_SERVICE}]
+ARCHIVER_DIMENSIONS = [{"Name": "service", "Value": contract.METRICS_SERVICE}]
 
 
 def _alarms(synth: Synth) -> list[dict[str, Any]]:
@@ -50,8 +50,8 @@ def _expected_alarms(synth: Synth) -> list[tuple[str, str, Any]]:
         ("AWS/Lambda", "Errors", on_function),
         ("AWS/Lambda", "Throttles", on_function),
         ("AWS/Lambda", "Duration", on_function),
-        (schema.METRICS_NAMESPACE, schema.METRIC_ARCHIVE_ERRORS, ARCHIVER_DIMENSIONS),
-        (schema.METRICS_NAMESPACE, schema.METRIC_EVENTS_REJECTED, ARCHIVER_DIMENSIONS),
+        (contract.METRICS_NAMESPACE, contract.Metric.ARCHIVE_ERRORS, ARCHIVER_DIMENSIONS),
+        (contract.METRICS_NAMESPACE, contract.Metric.EVENTS_REJECTED, ARCHIVER_DIMENSIONS),
     ]
 
 
@@ -145,17 +145,17 @@ def test_given_every_configuration_then_dashboard_shows_every_archiver_metric(
 ) -> None:
     _, dashboard = each.only("AWS::CloudWatch::Dashboard")
     lines = _dashboard_metrics(each)
-    archiver_lines = {(name, stat) for ns, name, stat in lines if ns == schema.METRICS_NAMESPACE}
-    metric_names = [value for name, value in vars(schema).items() if name.startswith("METRIC_")]
+    archiver_lines = {(name, stat) for ns, name, stat in lines if ns == contract.METRICS_NAMESPACE}
+    metric_names = [str(m) for m in contract.Metric]
 
     assert render(dashboard["Properties"]["DashboardName"]) == (
         f"{each.config.stack_name}-<AWS::Region>"
     )
     assert len(metric_names) == 9
-    for metric in set(metric_names) - {schema.METRIC_ARCHIVE_LATENCY}:
+    for metric in set(metric_names) - {contract.Metric.ARCHIVE_LATENCY}:
         assert (metric, "Sum") in archiver_lines, metric
     for stat in ("p50", "p99", "Maximum"):
-        assert (schema.METRIC_ARCHIVE_LATENCY, stat) in archiver_lines, stat
+        assert (contract.Metric.ARCHIVE_LATENCY, stat) in archiver_lines, stat
     assert {(ns, name) for ns, name, _ in lines} >= {
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         ("AWS/Lambda", "Invocations"),

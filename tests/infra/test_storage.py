@@ -1,12 +1,12 @@
-"""Archive bucket and history table: shape from infra/schema.py, and data safety."""
+"""Archive bucket and history table: shape from archiver.contract, and data safety."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from archiver import contract
 
-from infra import schema
 from tests.infra.conftest import KMS_KEY_ARN, Synth, render
 
 pytestmark = pytest.mark.infra
@@ -23,13 +23,13 @@ def _bucket_policy_statements(synth: Synth, bucket_id: str) -> list[dict[str, An
     raise AssertionError(f"no bucket policy for {bucket_id}")
 
 
-def test_given_default_config_then_table_matches_schema_create_table_kwargs(
+def test_given_default_config_then_table_matches_contract_create_table_kwargs(
     default: Synth,
 ) -> None:
-    # The local demo and integration tests create their table from the same schema.
+    # The local demo and integration tests create their table from the same contract.
     _, table = default.only("AWS::DynamoDB::Table")
     props = table["Properties"]
-    expected = schema.create_table_kwargs("unused")
+    expected = contract.create_table_kwargs("unused")
 
     assert props["KeySchema"] == expected["KeySchema"]
     assert props["BillingMode"] == expected["BillingMode"]

@@ -18,12 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from archiver import contract
 from archiver.cli import main
 from archiver.logic.history import HistoryRepository
 from archiver.store.history_table import to_dynamo
 from archiver.timefmt import iso_ms
 
-from infra import schema
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.http_server import BoundedThreadingHTTPServer, ServerThread
 
@@ -119,7 +119,7 @@ def big_history(embedded_aws: EmbeddedAWS) -> Iterator[str]:
     """A table of RUNS runs (~1.4 MB), written once for the module with BatchWriteItem."""
     table = f"history-{uuid.uuid4().hex[:12]}"
     db = embedded_aws.client("dynamodb")
-    db.create_table(**schema.create_table_kwargs(table))
+    db.create_table(**contract.create_table_kwargs(table))
     requests = [{"PutRequest": {"Item": to_dynamo(item(i))}} for i in range(RUNS)]
     for start in range(0, len(requests), 25):
         pending: dict[str, Any] = {table: requests[start : start + 25]}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import uuid
 
+from archiver import contract
 from archiver.store.history_table import Claim, HistoryTable
 
-from infra import schema
 from tests.support.embedded_aws import EmbeddedAWS
 
 CREATED = "2026-11-23T10:15:02.123Z"
@@ -17,7 +17,7 @@ def test_given_many_concurrent_claims_on_one_run_when_made_then_exactly_one_wins
     embedded_aws: EmbeddedAWS,
 ) -> None:
     table_name = f"claims-{uuid.uuid4().hex[:8]}"
-    embedded_aws.client("dynamodb").create_table(**schema.create_table_kwargs(table_name))
+    embedded_aws.client("dynamodb").create_table(**contract.create_table_kwargs(table_name))
     outcomes: list[Claim] = []
     barrier = threading.Barrier(16)
 

@@ -23,10 +23,10 @@ import boto3
 import botocore.session
 import pytest
 import urllib3
+from archiver import contract
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from infra import schema
 from tests.support.archive_env import ArchiveEnv
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.transcribe_content import (
@@ -901,7 +901,7 @@ def test_given_a_completed_job_when_building_its_event_then_it_matches_the_docum
     }
     assert event["id"] != late["id"]
     assert all(
-        event[k] in v for k, v in schema.EVENT_PATTERN.items() if k != "detail"
+        event[k] in v for k, v in contract.TRANSCRIPTION_EVENT_PATTERN.items() if k != "detail"
     )  # the stack's rule would match it
 
 
@@ -960,7 +960,7 @@ def test_given_an_embedded_aws_when_stopped_then_its_port_and_threads_are_gone()
         table = aws.client("dynamodb").describe_table(TableName="lifecycle-table")["Table"]
         env = aws.env(EXTRA=1)
 
-    assert {g["IndexName"] for g in table["GlobalSecondaryIndexes"]} == set(schema.GSIS)
+    assert {g["IndexName"] for g in table["GlobalSecondaryIndexes"]} == set(contract.INDEXES)
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["JobName", "CreatedAt"]
     assert env["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{port}"
     assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "testing"

@@ -11,9 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Final
 
+from archiver import contract
 from botocore.exceptions import ClientError
 
-from infra import schema
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.transcribe_double import FakeTranscribe
 
@@ -55,8 +55,8 @@ def archiver_environment(
         ALLOWED_SOURCE_HOSTS=fake.link_host,
         MAX_OUTPUT_BYTES=max_output_bytes,
         AWS_ENDPOINT_URL_TRANSCRIBE=fake.endpoint_url,
-        POWERTOOLS_METRICS_NAMESPACE=schema.METRICS_NAMESPACE,
-        POWERTOOLS_SERVICE_NAME=schema.METRICS_SERVICE,
+        POWERTOOLS_METRICS_NAMESPACE=contract.METRICS_NAMESPACE,
+        POWERTOOLS_SERVICE_NAME=contract.METRICS_SERVICE,
         POWERTOOLS_TRACE_DISABLED="true",
     )
 

@@ -2,7 +2,7 @@
 
 moto's server (127.0.0.1) plays S3, DynamoDB, EventBridge and SQS; the Transcribe double
 plays Transcribe and serves real output links. The bucket, table and EventBridge rule are
-built from the same definitions the stack uses (infra/schema.py). Each job's state-change
+built from the same definitions the stack uses (archiver.contract). Each job's state-change
 event goes through the rule; an SQS queue stands in for Lambda's asynchronous invoke, and
 the archiver's handler runs once per delivered event — plus one duplicate delivery.
 """
@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from archiver import contract
 from rich.console import Console
 from rich.table import Table
 
-from infra import schema
 from tests.support.embedded_aws import EmbeddedAWS
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.transcribe_double import FakeTranscribe
@@ -109,8 +109,8 @@ def main() -> int:
                     "ARCHIVE_PREFIX": "transcripts/",
                     "JOBS_TABLE": TABLE,
                     "ALLOWED_SOURCE_HOSTS": fake.link_host,
-                    "POWERTOOLS_SERVICE_NAME": schema.METRICS_SERVICE,
-                    "POWERTOOLS_METRICS_NAMESPACE": schema.METRICS_NAMESPACE,
+                    "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
+                    "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
                     "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the tables
                     "POWERTOOLS_TRACE_DISABLED": "true",
                     "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -161,7 +161,9 @@ def _route_events_to_queue(aws: EmbeddedAWS) -> str:
     events = aws.client("events")
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    events.put_rule(Name=RULE, EventPattern=json.dumps(schema.EVENT_PATTERN), State="ENABLED")
+    events.put_rule(
+        Name=RULE, EventPattern=json.dumps(contract.TRANSCRIPTION_EVENT_PATTERN), State="ENABLED"
+    )
     events.put_targets(
         Rule=RULE, Targets=[{"Id": "archiver", "Arn": arn["Attributes"]["QueueArn"]}]
     )

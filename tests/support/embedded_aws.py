@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 import boto3
+from archiver import contract
 from botocore.config import Config
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -24,7 +25,6 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import ThreadedWSGIServer
 
-from infra import schema
 from tests.support.http_server import LOOPBACK, TrackedConnectionsMixin
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ class EmbeddedAWS:
     def create_archive(self, bucket: str, table: str) -> None:
         """The archive bucket and the history table, exactly as the stack declares them."""
         self.create_bucket(bucket)
-        self.client("dynamodb").create_table(**schema.create_table_kwargs(table))
+        self.client("dynamodb").create_table(**contract.create_table_kwargs(table))
 
     def reset(self) -> None:
         """Forget every resource (moto's ``/moto-api/reset``); affects the whole process."""

@@ -7,9 +7,8 @@ from typing import Any
 
 import boto3
 import pytest
+from archiver import contract
 from moto import mock_aws
-
-from infra import schema
 
 REGION = "us-east-1"
 
@@ -32,5 +31,5 @@ def aws() -> Iterator[dict[str, Any]]:
         s3 = boto3.client("s3", region_name=REGION)
         db = boto3.client("dynamodb", region_name=REGION)
         s3.create_bucket(Bucket="archive-bucket")
-        db.create_table(**schema.create_table_kwargs("jobs"))
+        db.create_table(**contract.create_table_kwargs("jobs"))
         yield {"s3": s3, "dynamodb": db, "bucket": "archive-bucket", "table": "jobs"}

@@ -15,12 +15,9 @@ from typing import Any
 import pytest
 from archiver import cli
 from archiver.cli import main
-from archiver.logic import history
 from archiver.logic.history import HistoryRepository
 from archiver.store.history_table import to_dynamo
 from botocore.exceptions import EndpointConnectionError
-
-from infra import schema
 
 TABLE = "jobs"
 
@@ -545,8 +542,3 @@ def test_given_the_python_api_then_datetimes_and_tag_strings_are_accepted(
     assert repository.runs_of("nobody") == []
     with pytest.raises(ValueError, match="status"):
         repository.list_runs(status="DONE")
-
-
-def test_given_the_schema_then_the_repository_uses_the_same_keys_and_indexes() -> None:
-    assert history.GSIS == schema.GSIS
-    assert history.PARTITION_KEY == schema.PARTITION_KEY

@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from archiver.contract import REDACTED, SRT, TRANSCRIPT, VTT
 from archiver.logic.archive import build_record, job_json
-from archiver.models import REDACTED, SRT, TRANSCRIPT, VTT, PlannedOutput, plan_outputs
+from archiver.models import PlannedOutput, plan_outputs
 from archiver.store.archive_bucket import StoredObject
 
 T0 = datetime(2026, 11, 23, 10, 15, 2, 123000, tzinfo=UTC)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from archiver.contract import DEFAULT_MAX_OUTPUT_BYTES
 from archiver.errors import ConfigurationError
-from archiver.settings import DEFAULT_MAX_OUTPUT_BYTES, Settings
+from archiver.settings import Settings
 
 BASE = {"ARCHIVE_BUCKET": "my-archive", "JOBS_TABLE": "jobs"}
 

@@ -22,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from archiver.aws import AwsClients
+from archiver.contract import JOB
 from archiver.errors import (
     ArchiverError,
     JobNotFoundError,
@@ -30,7 +31,7 @@ from archiver.errors import (
     RetryableArchiveError,
     TransientOutputError,
 )
-from archiver.models import JOB, PlannedOutput, plan_outputs
+from archiver.models import PlannedOutput, plan_outputs
 from archiver.observability import MetricNames, MetricsSink, NoMetrics, logger
 from archiver.settings import Settings
 from archiver.sources.https import LinkFetcher

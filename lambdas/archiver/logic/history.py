@@ -22,25 +22,21 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from archiver import contract
 from archiver.aws import clients
+from archiver.contract import FINISHED_STATUSES
 from archiver.store.history_table import from_dynamo, to_dynamo
 from archiver.timefmt import iso_ms, parse_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-STATUSES: Final = ("COMPLETED", "FAILED")
-#: The table's keys and indexes as infra/schema.py declares them (a unit test keeps them
-#: equal; the runtime package does not import infra, which is not installed with it).
-PARTITION_KEY: Final = "JobName"
-BY_STATUS: Final = "ByStatus"
-BY_LANGUAGE: Final = "ByLanguage"
-GSIS: Final[dict[str, tuple[str, str]]] = {
-    BY_STATUS: ("JobStatus", "CompletedAt"),
-    BY_LANGUAGE: ("LanguageCode", "CompletedAt"),
-}
-#: The attribute both indexes sort on; since/until bound it.
-COMPLETED_AT: Final = "CompletedAt"
+STATUSES: Final = FINISHED_STATUSES
+PARTITION_KEY: Final = contract.PARTITION_KEY
+BY_STATUS: Final = contract.INDEX_BY_STATUS
+BY_LANGUAGE: Final = contract.INDEX_BY_LANGUAGE
+GSIS: Final = contract.INDEXES
+COMPLETED_AT: Final = contract.COMPLETED_AT
 
 TimeBound = str | datetime
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -1,0 +1,135 @@
+"""The product's interface in one place: names and shapes that must never drift apart.
+
+The function, the CLI, the stack (``infra/`` imports this module) and the local AWS used by
+the demo and the tests all read these values from here. Plain data, no AWS imports, so it
+costs nothing at import time. ``docs/contract.md`` explains each in prose.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Final
+
+# -- job kinds ------------------------------------------------------------------------------
+
+
+class JobKind(enum.StrEnum):
+    """Which Transcribe API a job run belongs to (the history item's ``JobKind``)."""
+
+    TRANSCRIPTION = "TRANSCRIPTION"
+    CALL_ANALYTICS = "CALL_ANALYTICS"
+
+
+#: Job statuses an archived run can have (the events fire only for these two).
+FINISHED_STATUSES: Final = ("COMPLETED", "FAILED")
+
+# -- history table -------------------------------------------------------------------------
+
+PARTITION_KEY: Final = "JobName"
+SORT_KEY: Final = "CreatedAt"
+INDEX_BY_STATUS: Final = "ByStatus"
+INDEX_BY_LANGUAGE: Final = "ByLanguage"
+#: Global secondary indexes: name -> (partition key, sort key), all attributes projected.
+INDEXES: Final[dict[str, tuple[str, str]]] = {
+    INDEX_BY_STATUS: ("JobStatus", "CompletedAt"),
+    INDEX_BY_LANGUAGE: ("LanguageCode", "CompletedAt"),
+}
+#: The attribute both indexes sort on.
+COMPLETED_AT: Final = "CompletedAt"
+
+#: ``ArchiveStatus`` values.
+ARCHIVED: Final = "ARCHIVED"
+INCOMPLETE: Final = "INCOMPLETE"
+PURGED: Final = "PURGED"
+
+
+def create_table_kwargs(table_name: str) -> dict[str, Any]:
+    """boto3 ``create_table`` arguments equal to the table the stack declares."""
+    attributes = {PARTITION_KEY, SORT_KEY} | {k for pair in INDEXES.values() for k in pair}
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
+        ],
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": name,
+                "KeySchema": [
+                    {"AttributeName": pk, "KeyType": "HASH"},
+                    {"AttributeName": sk, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, (pk, sk) in INDEXES.items()
+        ],
+    }
+
+
+# -- events ---------------------------------------------------------------------------------
+
+EVENT_SOURCE: Final = "aws.transcribe"
+TRANSCRIPTION_DETAIL_TYPE: Final = "Transcribe Job State Change"
+
+#: The EventBridge pattern of the archiver's rule on the default bus.
+TRANSCRIPTION_EVENT_PATTERN: Final[dict[str, Any]] = {
+    "source": [EVENT_SOURCE],
+    "detail-type": [TRANSCRIPTION_DETAIL_TYPE],
+    "detail": {"TranscriptionJobStatus": list(FINISHED_STATUSES)},
+}
+#: Every pattern the stack subscribes to, one rule each.
+EVENT_PATTERNS: Final[dict[JobKind, dict[str, Any]]] = {
+    JobKind.TRANSCRIPTION: TRANSCRIPTION_EVENT_PATTERN,
+}
+
+# -- archive layout -------------------------------------------------------------------------
+
+TRANSCRIPT: Final = "transcript.json"
+REDACTED: Final = "redacted-transcript.json"
+VTT: Final = "subtitles.vtt"
+SRT: Final = "subtitles.srt"
+JOB: Final = "job.json"
+CONTENT_TYPES: Final[dict[str, str]] = {
+    TRANSCRIPT: "application/json",
+    REDACTED: "application/json",
+    VTT: "text/vtt",
+    SRT: "application/x-subrip",
+    JOB: "application/json",
+}
+
+# -- runtime configuration (the function's environment) -------------------------------------
+
+ENV_ARCHIVE_BUCKET: Final = "ARCHIVE_BUCKET"
+ENV_ARCHIVE_PREFIX: Final = "ARCHIVE_PREFIX"
+ENV_JOBS_TABLE: Final = "JOBS_TABLE"
+ENV_ARCHIVE_UNREDACTED: Final = "ARCHIVE_UNREDACTED"
+ENV_ALLOWED_SOURCE_HOSTS: Final = "ALLOWED_SOURCE_HOSTS"
+ENV_MAX_OUTPUT_BYTES: Final = "MAX_OUTPUT_BYTES"
+
+DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
+#: Outputs larger than this are not copied (S3's single CopyObject limit; the record says so).
+DEFAULT_MAX_OUTPUT_BYTES: Final = 5 * 1024**3
+
+# -- metrics --------------------------------------------------------------------------------
+
+METRICS_NAMESPACE: Final = "TranscribeArchiver"
+#: Powertools' ``service`` dimension, which every metric carries.
+METRICS_SERVICE: Final = "transcribe-archiver"
+
+
+class Metric(enum.StrEnum):
+    """Every metric the archiver emits; alarms and the dashboard use the same names."""
+
+    JOBS_ARCHIVED = "JobsArchived"
+    JOBS_INCOMPLETE = "JobsIncomplete"
+    JOBS_FAILED_AT_TRANSCRIBE = "JobsFailedAtTranscribe"
+    ARCHIVE_ERRORS = "ArchiveErrors"
+    BYTES_ARCHIVED = "BytesArchived"
+    ARCHIVE_LATENCY = "SecondsFromCompletionToArchived"
+    LINKS_REFRESHED = "LinksRefreshed"
+    EVENTS_REJECTED = "EventsRejected"
+    DUPLICATES_SKIPPED = "DuplicatesSkipped"
