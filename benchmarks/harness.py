@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from archiver.store.history_table import from_dynamo
+from archiver.store.record import from_dynamo
 from botocore.exceptions import ClientError
 
 from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive

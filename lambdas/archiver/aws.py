@@ -1,9 +1,10 @@
-"""boto3 clients with the retry behaviour the contract promises.
+"""The one client factory: boto3 clients with the retry behaviour the contract promises.
 
 Throttling and 5xx are retried by botocore itself (standard/adaptive modes: exponential
 backoff with jitter), never by loops of ours. Transcribe gets adaptive mode, which also
 slows the client down when GetTranscriptionJob's ~30 requests/s quota pushes back.
-Clients are created on first use and reused by later invocations of a warm function.
+Each client is created on first use (nothing at import) and reused by later invocations of
+a warm function.
 """
 
 from __future__ import annotations
@@ -11,25 +12,76 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_transcribe import TranscribeServiceClient
 
 TRANSCRIBE_RETRIES = {"mode": "adaptive", "max_attempts": 10}
 DATA_RETRIES = {"mode": "standard", "max_attempts": 8}
+_COMMON: dict[str, Any] = {"connect_timeout": 5, "read_timeout": 60, "max_pool_connections": 32}
 
 
-@dataclass(frozen=True)
 class AwsClients:
-    transcribe: TranscribeServiceClient
-    s3: S3Client
-    dynamodb: DynamoDBClient
+    """Clients for one region/endpoint, each built when first asked for."""
+
+    def __init__(self, region: str | None = None, endpoint_url: str | None = None) -> None:
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[str, Any] = {}
+        # boto3 sessions are not safe to create clients from in several threads at once.
+        self._lock = threading.Lock()
+
+    @property
+    def transcribe(self) -> TranscribeServiceClient:
+        # A Transcribe-specific endpoint (a local double) beats a general override.
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_TRANSCRIBE") or self.endpoint_url
+        client: TranscribeServiceClient = self._client("transcribe", TRANSCRIBE_RETRIES, endpoint)
+        return client
+
+    @property
+    def s3(self) -> S3Client:
+        client: S3Client = self._client("s3", DATA_RETRIES)
+        return client
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        client: DynamoDBClient = self._client("dynamodb", DATA_RETRIES)
+        return client
+
+    @property
+    def sqs(self) -> SQSClient:
+        client: SQSClient = self._client("sqs", DATA_RETRIES)
+        return client
+
+    def _client(
+        self, service: str, retries: dict[str, Any], endpoint_url: str | None = None
+    ) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                if self._session is None:
+                    self._session = boto3.session.Session(region_name=self.region)
+                self._clients[service] = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=endpoint_url or self.endpoint_url,
+                    config=Config(retries=retries, **_COMMON),  # type: ignore[arg-type]
+                )
+            return self._clients[service]
 
 
 _lock = threading.Lock()
@@ -41,6 +93,7 @@ _ENV_KEYS = (
     "AWS_ENDPOINT_URL_TRANSCRIBE",
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SQS",
     "AWS_PROFILE",
     "AWS_ACCESS_KEY_ID",
 )
@@ -53,21 +106,48 @@ def clients(region: str | None = None, endpoint_url: str | None = None) -> AwsCl
     key = (region, endpoint_url, *(os.environ.get(k) for k in _ENV_KEYS))
     with _lock:
         if key not in _cache:
-            _cache[key] = _make(region, endpoint_url)
+            _cache[key] = AwsClients(region, endpoint_url)
         return _cache[key]
 
 
-def _make(region: str | None, endpoint_url: str | None) -> AwsClients:
-    session = boto3.session.Session(region_name=region)
-    common = {"connect_timeout": 5, "read_timeout": 60, "max_pool_connections": 32}
-    data = Config(retries=DATA_RETRIES, **common)  # type: ignore[arg-type]
-    return AwsClients(
-        transcribe=session.client(
-            "transcribe",
-            # A Transcribe-specific endpoint (a local double) beats a general override.
-            endpoint_url=os.environ.get("AWS_ENDPOINT_URL_TRANSCRIBE") or endpoint_url,
-            config=Config(retries=TRANSCRIBE_RETRIES, **common),  # type: ignore[arg-type]
-        ),
-        s3=session.client("s3", endpoint_url=endpoint_url, config=data),
-        dynamodb=session.client("dynamodb", endpoint_url=endpoint_url, config=data),
-    )
+def default_region() -> str | None:
+    """The region boto3 would use with no ``--region``: environment, then config files."""
+    return boto3.session.Session().region_name
+
+
+FailureKind = Literal[
+    "no-credentials", "no-region", "unreachable", "bad-parameters", "botocore", "service"
+]
+
+
+@dataclass(frozen=True)
+class AwsFailure:
+    """An AWS SDK error, sorted for people (the CLI turns it into a sentence)."""
+
+    kind: FailureKind
+    code: str = ""
+    message: str = ""
+    operation: str = ""
+
+
+def aws_failure(exc: BaseException) -> AwsFailure | None:
+    """What went wrong, if ``exc`` is a boto3/botocore error; None otherwise."""
+    if isinstance(exc, NoCredentialsError):
+        return AwsFailure("no-credentials")
+    if isinstance(exc, NoRegionError):
+        return AwsFailure("no-region")
+    if isinstance(exc, EndpointConnectionError):
+        return AwsFailure("unreachable", message=str(exc.kwargs.get("endpoint_url", "AWS")))
+    if isinstance(exc, ParamValidationError):
+        return AwsFailure("bad-parameters", message=" ".join(str(exc).split()))
+    if isinstance(exc, BotoCoreError):
+        return AwsFailure("botocore", message=str(exc))
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return AwsFailure(
+            "service",
+            code=str(error.get("Code", "")),
+            message=str(error.get("Message", "")),
+            operation=exc.operation_name,
+        )
+    return None

@@ -6,7 +6,7 @@ import base64
 import hashlib
 from typing import Any
 
-from archiver.store.history_table import from_dynamo
+from archiver.store.record import from_dynamo
 
 from tests.support.transcribe_double import FakeTranscribe
 

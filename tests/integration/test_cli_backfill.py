@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from archiver.cli import main
 from archiver.handler import handler
-from archiver.store.history_table import to_dynamo
+from archiver.store.record import to_dynamo
 from archiver.timefmt import iso_ms
 
 from tests.integration.helpers import assert_archived_whole, keys_under, only_run, runs

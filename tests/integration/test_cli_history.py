@@ -21,7 +21,7 @@ import pytest
 from archiver import contract
 from archiver.cli import main
 from archiver.logic.history import HistoryRepository
-from archiver.store.history_table import to_dynamo
+from archiver.store.record import to_dynamo
 from archiver.timefmt import iso_ms
 
 from tests.support.embedded_aws import EmbeddedAWS

@@ -8,44 +8,24 @@ by :meth:`archiver.logic.archive.Archiver.archive_job`: the code the function ru
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Final, Literal
 
+from archiver.contract import FINISHED_STATUSES, JobKind
 from archiver.errors import JobNotFoundError, RetryableArchiveError
 from archiver.logic.archive import Archiver
-from archiver.store.history_table import ARCHIVED, HistoryTable
-from archiver.timefmt import iso_ms
+from archiver.models.jobs import ListedJob
+from archiver.sources.transcribe import LIST_RATE, RateLimiter, TranscribeJobs
+from archiver.store.history_table import HistoryTable
 
-if TYPE_CHECKING:
-    from mypy_boto3_transcribe import TranscribeServiceClient
-
-FINISHED: Final = ("COMPLETED", "FAILED")
-#: ListTranscriptionJobs quota (requests per second).
-LIST_RATE: Final = 5.0
-#: The API's largest page; its default is 5.
-PAGE_SIZE: Final = 100
+FINISHED: Final = FINISHED_STATUSES
 
 Verdict = Literal["ALREADY_ARCHIVED", "ARCHIVED", "INCOMPLETE", "DUPLICATE", "FAILED", "PENDING"]
 
-
-@dataclass(frozen=True)
-class ListedJob:
-    """One job run as ``ListTranscriptionJobs`` summarizes it."""
-
-    name: str
-    status: str
-    created: datetime
-    completed: datetime | None
-
-    @property
-    def created_at(self) -> str:
-        """The run's sort key in the history table."""
-        return iso_ms(self.created)
+__all__ = ["Backfill", "BackfillReport", "JobResult", "ListedJob", "list_finished_jobs"]
 
 
 @dataclass(frozen=True)
@@ -69,88 +49,28 @@ class BackfillReport:
         return any(r.verdict == "FAILED" for r in self.results)
 
 
-class RateLimiter:
-    """At most ``rate`` calls of :meth:`wait` per second, evenly spaced."""
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._interval = 1.0 / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = self._clock()
-            if self._next > now:
-                self._sleep(self._next - now)
-                now = self._next
-            self._next = now + self._interval
-
-
 def list_finished_jobs(
-    transcribe: TranscribeServiceClient,
+    jobs: TranscribeJobs,
     *,
     statuses: Iterable[str] = FINISHED,
+    kinds: Iterable[JobKind] = (JobKind.TRANSCRIPTION,),
     since: datetime | None = None,
     limiter: RateLimiter | None = None,
     on_page: Callable[[int], None] | None = None,
 ) -> list[ListedJob]:
     """Every job with one of ``statuses`` created at or after ``since``, newest first.
 
-    The service lists newest CreationTime first, but does not document that order: each
-    job is filtered on its own CreationTime, and paging stops early only while the pages
-    seen so far have kept that order. ``on_page`` gets the number of jobs kept so far.
+    ``on_page`` gets the number of jobs kept so far.
     """
     limiter = limiter or RateLimiter(LIST_RATE)
-    jobs: dict[str, ListedJob] = {}
-    for status in statuses:
-        for job in _listed(transcribe, status, since, limiter):
-            jobs.setdefault(job.name, job)
-            if on_page is not None:
-                on_page(len(jobs))
-    return sorted(jobs.values(), key=lambda j: (j.created, j.name), reverse=True)
-
-
-def _listed(
-    transcribe: TranscribeServiceClient,
-    status: str,
-    since: datetime | None,
-    limiter: RateLimiter,
-) -> Iterator[ListedJob]:
-    kwargs: dict[str, Any] = {"Status": status, "MaxResults": PAGE_SIZE}
-    newest_first = True
-    previous: datetime | None = None
-    while True:
-        limiter.wait()
-        page = transcribe.list_transcription_jobs(**kwargs)
-        reached_older = False
-        for summary in page.get("TranscriptionJobSummaries", []):
-            created = summary.get("CreationTime")
-            if created is None or summary.get("TranscriptionJobStatus") not in FINISHED:
-                continue
-            if previous is not None and created > previous:
-                newest_first = False
-            previous = created
-            if since is not None and created < since:
-                reached_older = True
-                continue
-            yield ListedJob(
-                summary["TranscriptionJobName"],
-                summary["TranscriptionJobStatus"],
-                created,
-                summary.get("CompletionTime"),
-            )
-        token = page.get("NextToken")
-        if not token or (reached_older and newest_first):
-            return
-        kwargs["NextToken"] = token
+    found: dict[tuple[JobKind, str], ListedJob] = {}
+    for kind in kinds:
+        for status in statuses:
+            for job in jobs.list_finished(kind, status, since=since, limiter=limiter):
+                found.setdefault((kind, job.name), job)
+                if on_page is not None:
+                    on_page(len(found))
+    return sorted(found.values(), key=lambda j: (j.created, j.name), reverse=True)
 
 
 class Backfill:
@@ -194,17 +114,17 @@ class Backfill:
     def _check_and_archive(self, job: ListedJob) -> JobResult:
         try:
             item = self._table.get_run(job.name, job.created_at)
-            if item is not None and item.get("ArchiveStatus") == ARCHIVED:
+            if item is not None and item.archived:
                 return JobResult(job, "ALREADY_ARCHIVED")
             if self._archiver is None:
                 held = (
                     "not in the table"
                     if item is None
-                    else f"{item.get('ArchiveStatus', 'no status')}: "
-                    f"{item.get('ArchiveError', 'no reason recorded')}"
+                    else f"{item.archive_status or 'no status'}: "
+                    f"{item.archive_error or 'no reason recorded'}"
                 )
                 return JobResult(job, "PENDING", held)
-            outcome = self._archiver.archive_job(job.name)
+            outcome = self._archiver.archive_job(job.name, kind=job.kind)
         except JobNotFoundError as exc:
             return JobResult(job, "FAILED", f"deleted from Transcribe before archiving: {exc}")
         except RetryableArchiveError as exc:

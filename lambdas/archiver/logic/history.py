@@ -25,18 +25,14 @@ from typing import TYPE_CHECKING, Any, Final
 from archiver import contract
 from archiver.aws import clients
 from archiver.contract import FINISHED_STATUSES
-from archiver.store.history_table import from_dynamo, to_dynamo
+from archiver.store.history_queries import Filter, HistoryQueries
+from archiver.store.record import HistoryRecord
 from archiver.timefmt import iso_ms, parse_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 STATUSES: Final = FINISHED_STATUSES
-PARTITION_KEY: Final = contract.PARTITION_KEY
-BY_STATUS: Final = contract.INDEX_BY_STATUS
-BY_LANGUAGE: Final = contract.INDEX_BY_LANGUAGE
-GSIS: Final = contract.INDEXES
-COMPLETED_AT: Final = contract.COMPLETED_AT
 
 TimeBound = str | datetime
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -88,7 +84,9 @@ class HistoryRepository:
         for ``region``/``endpoint_url`` (None: boto3's own resolution from the environment).
         """
         self.table_name = table_name
-        self._db = dynamodb_client or clients(region, endpoint_url).dynamodb
+        self._queries = HistoryQueries(
+            dynamodb_client or clients(region, endpoint_url).dynamodb, table_name
+        )
 
     def list_runs(
         self,
@@ -119,114 +117,44 @@ class HistoryRepository:
         if low is not None and high is not None and low > high:
             raise ValueError(f"since ({low}) is later than until ({high})")
 
-        filters: list[str] = []
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
+        where = Filter()
         if tag is not None:
-            filters.append("#tags.#tagkey = :tagvalue")
-            names |= {"#tags": "Tags", "#tagkey": tag[0]}
-            values[":tagvalue"] = tag[1]
+            where.equals(("Tags", tag[0]), tag[1])
         if language is not None:
-            partitions = [(BY_LANGUAGE, language)]
+            partitions = [(contract.INDEX_BY_LANGUAGE, language)]
             if status is not None:
-                filters.append("#status = :status")
-                names["#status"] = GSIS[BY_STATUS][0]
-                values[":status"] = status
+                where.equals((contract.INDEXES[contract.INDEX_BY_STATUS][0],), status)
         else:
-            partitions = [(BY_STATUS, s) for s in ((status,) if status else STATUSES)]
+            partitions = [
+                (contract.INDEX_BY_STATUS, s) for s in ((status,) if status else STATUSES)
+            ]
 
         streams = [
-            self._query(
+            self._queries.by_index(
                 index,
                 key_value,
-                low,
-                high,
-                filters,
-                dict(names),
-                dict(values),
+                low=low,
+                high=high,
+                where=where,
                 # A filter is applied after Limit counts items, so Limit would only shorten
                 # pages; without one, no stream can contribute more than `limit` items.
-                page_size=limit if not filters else None,
+                page_size=limit if not where else None,
             )
             for index, key_value in partitions
         ]
-        merged: Iterator[dict[str, Any]] = (
+        merged: Iterator[HistoryRecord] = (
             streams[0]
             if len(streams) == 1
-            else heapq.merge(*streams, key=lambda item: str(item[COMPLETED_AT]), reverse=True)
+            else heapq.merge(*streams, key=lambda r: str(r.completed_at), reverse=True)
         )
-        return itertools.islice(merged, limit) if limit is not None else merged
+        runs = (r.to_plain() for r in merged)
+        return itertools.islice(runs, limit) if limit is not None else runs
 
     def runs_of(self, job_name: str) -> list[dict[str, Any]]:
         """Every recorded run of a job name, newest ``CreatedAt`` first."""
-        return list(self._partition(job_name, page_size=None))
+        return [r.to_plain() for r in self._queries.runs_of(job_name)]
 
     def latest_run(self, job_name: str) -> dict[str, Any] | None:
         """The newest recorded run of a job name, or None when the table has none."""
-        return next(self._partition(job_name, page_size=1), None)
-
-    # -- queries -------------------------------------------------------------------------
-
-    def _query(
-        self,
-        index: str,
-        key_value: str,
-        low: str | None,
-        high: str | None,
-        filters: list[str],
-        names: dict[str, str],
-        values: dict[str, Any],
-        *,
-        page_size: int | None,
-    ) -> Iterator[dict[str, Any]]:
-        names["#pk"] = GSIS[index][0]
-        values[":pk"] = key_value
-        condition = "#pk = :pk"
-        if low is not None or high is not None:
-            names["#sk"] = COMPLETED_AT
-        if low is not None and high is not None:
-            condition += " AND #sk BETWEEN :low AND :high"
-            values |= {":low": low, ":high": high}
-        elif low is not None:
-            condition += " AND #sk >= :low"
-            values[":low"] = low
-        elif high is not None:
-            condition += " AND #sk <= :high"
-            values[":high"] = high
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": to_dynamo(values),
-            "ScanIndexForward": False,
-        }
-        if filters:
-            kwargs["FilterExpression"] = " AND ".join(filters)
-        if page_size is not None:
-            kwargs["Limit"] = page_size
-        return self._pages(kwargs)
-
-    def _partition(self, job_name: str, *, page_size: int | None) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-            "ExpressionAttributeValues": to_dynamo({":pk": job_name}),
-            "ScanIndexForward": False,  # newest CreatedAt (the sort key) first
-            "ConsistentRead": True,
-        }
-        if page_size is not None:
-            kwargs["Limit"] = page_size
-        return self._pages(kwargs)
-
-    def _pages(self, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Items of every page, fetching the next page only when the caller gets there."""
-        while True:
-            page = self._db.query(**kwargs)
-            for item in page.get("Items", []):
-                yield from_dynamo(item)
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs = kwargs | {"ExclusiveStartKey": last}
+        latest = next(self._queries.runs_of(job_name, page_size=1), None)
+        return latest.to_plain() if latest is not None else None

@@ -6,8 +6,8 @@ Two queues can hold them, with two message shapes:
 * the function's on-failure destination: the body is Lambda's invocation record,
   ``{"version": "1.0", "requestContext": {...}, "requestPayload": <event>, ...}``.
 
-Each event goes through :func:`archiver.handler.process_event`, the function's own path, so
-a bad event is rejected exactly as the function rejects it. A message is deleted only once
+Each event goes through :func:`archiver.logic.events.handle_event`, the function's own path,
+so a bad event is rejected exactly as the function rejects it. A message is deleted only once
 its job run is recorded (ARCHIVED, INCOMPLETE or DUPLICATE); anything else stays in the
 queue as evidence and is made visible again when the replay ends.
 """
@@ -15,21 +15,16 @@ queue as evidence and is made visible again when the replay ends.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
-import boto3
-from botocore.config import Config
-
-from archiver.aws import DATA_RETRIES
-from archiver.handler import process_event
+from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.backfill import describe_error
-from archiver.observability import metrics
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
+from archiver.logic.events import handle_event
+from archiver.observability import NoMetrics
+from archiver.sources.dead_letters import DeadLetterQueue, QueueMessage
 
 Shape = Literal["eventbridge", "lambda-destination", "unreadable"]
 Verdict = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "KEPT", "LISTED"]
@@ -40,17 +35,6 @@ RECORDED: Final = frozenset({"ARCHIVED", "INCOMPLETE", "DUPLICATE"})
 #: receive, which is how the loop ends): longer than archiving one job may take.
 VISIBILITY_TIMEOUT: Final = 900
 WAIT_SECONDS: Final = 1
-BATCH: Final = 10
-
-
-def sqs_client(region: str | None = None, endpoint_url: str | None = None) -> SQSClient:
-    """An SQS client with the archiver's retry policy for data-plane calls."""
-    session = boto3.session.Session(region_name=region)
-    return session.client(
-        "sqs",
-        endpoint_url=endpoint_url,
-        config=Config(retries=DATA_RETRIES, connect_timeout=5, read_timeout=60),  # type: ignore[arg-type]
-    )
 
 
 @dataclass(frozen=True)
@@ -100,12 +84,11 @@ class ReplayReport:
         return any(r.verdict == "KEPT" for r in self.results)
 
 
-def read_message(message: Mapping[str, Any]) -> ParkedEvent:
+def read_message(message: QueueMessage) -> ParkedEvent:
     """Recognize a DLQ message's shape and take out the original event."""
-    message_id = str(message.get("MessageId", ""))
-    count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0) or 0)
+    message_id, count = message.message_id, message.receive_count
     try:
-        body = json.loads(message.get("Body", ""))
+        body = json.loads(message.body)
     except ValueError:
         return ParkedEvent(message_id, "unreadable", receive_count=count)
     if isinstance(body, dict) and "requestPayload" in body and "requestContext" in body:
@@ -121,11 +104,7 @@ def read_message(message: Mapping[str, Any]) -> ParkedEvent:
         )
     if isinstance(body, dict):
         # The EventBridge shape, or an event too broken to tell: the function decides.
-        attributes = message.get("MessageAttributes") or {}
-        parts = [
-            attributes.get(name, {}).get("StringValue", "")
-            for name in ("ERROR_CODE", "ERROR_MESSAGE")
-        ]
+        parts = [message.attributes.get(name, "") for name in ("ERROR_CODE", "ERROR_MESSAGE")]
         return ParkedEvent(message_id, "eventbridge", body, count, ": ".join(p for p in parts if p))
     return ParkedEvent(message_id, "unreadable", body, count)
 
@@ -133,82 +112,57 @@ def read_message(message: Mapping[str, Any]) -> ParkedEvent:
 class Replay:
     """Drains a DLQ once: every message is read, and handled or kept."""
 
-    def __init__(self, sqs: SQSClient, queue_url: str, archiver: Archiver | None) -> None:
+    def __init__(self, queue: DeadLetterQueue, archiver: Archiver | None) -> None:
         """``archiver``: None for a dry run (list the messages, change nothing)."""
-        self._sqs = sqs
-        self._queue_url = queue_url
+        self._queue = queue
         self._archiver = archiver
 
     def waiting(self) -> int:
         """About how many messages the queue holds (SQS's approximate count)."""
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self._queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes.get("ApproximateNumberOfMessages", 0))
+        return self._queue.waiting()
 
     def run(self, *, on_result: Callable[[ReplayResult], None] | None = None) -> ReplayReport:
         report = ReplayReport()
-        kept: list[str] = []  # receipt handles of messages left in the queue
+        kept: list[QueueMessage] = []  # messages left in the queue
         try:
             while True:
-                messages = self._sqs.receive_message(
-                    QueueUrl=self._queue_url,
-                    MaxNumberOfMessages=BATCH,
-                    WaitTimeSeconds=WAIT_SECONDS,
-                    VisibilityTimeout=VISIBILITY_TIMEOUT,
-                    MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
+                messages = self._queue.receive(
+                    visibility_timeout=VISIBILITY_TIMEOUT, wait_seconds=WAIT_SECONDS
+                )
                 if not messages:
                     break
                 for message in messages:
                     result = self._handle(message)
                     if result.verdict in RECORDED:
-                        self._sqs.delete_message(
-                            QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
-                        )
+                        self._queue.delete(message)
                     else:
-                        kept.append(message["ReceiptHandle"])
+                        kept.append(message)
                     report.results.append(result)
                     if on_result is not None:
                         on_result(result)
         finally:
             # Hidden until now so that this run reads each message once; visible again so
             # that the next replay (or an operator) finds them without waiting 15 minutes.
-            self._release(kept)
+            self._queue.set_visibility(kept, 0)
         return report
 
-    def _handle(self, message: Mapping[str, Any]) -> ReplayResult:
+    def _handle(self, message: QueueMessage) -> ReplayResult:
         parked = read_message(message)
         if self._archiver is None:
             return ReplayResult(parked, "LISTED", parked.last_error)
         if parked.shape == "unreadable":
             return ReplayResult(parked, "KEPT", "not an event: the body is not a JSON object")
         try:
-            outcome = process_event(parked.event, None, self._archiver)
+            # The CLI does not publish the function's metrics: nothing is sent to CloudWatch.
+            outcome = handle_event(
+                parked.event, self._archiver, deadline=Deadline.default(), metrics=NoMetrics()
+            )
         except Exception as exc:  # kept for the next replay; the others go on
             return ReplayResult(parked, "KEPT", describe_error(exc))
-        finally:
-            # The CLI does not publish the function's metrics; left to grow, Powertools
-            # would print them as EMF on stdout after 100 values.
-            metrics.clear_metrics()
-        verdict = outcome.get("outcome")
-        if verdict == "REJECTED":
-            reasons = "; ".join(outcome.get("reasons") or [])
+        if outcome.outcome == "REJECTED":
+            reasons = "; ".join(outcome.reasons)
             return ReplayResult(parked, "KEPT", f"rejected as the function rejects it: {reasons}")
-        if verdict in ("ARCHIVED", "INCOMPLETE", "DUPLICATE"):
-            errors = outcome.get("errors") or {}
-            reason = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
-            return ReplayResult(parked, verdict, reason)
+        if outcome.outcome in ("ARCHIVED", "INCOMPLETE", "DUPLICATE"):
+            reason = "; ".join(f"{k}: {v}" for k, v in sorted(outcome.errors.items()))
+            return ReplayResult(parked, outcome.outcome, reason)
         return ReplayResult(parked, "KEPT", "Transcribe reports the job as not finished")
-
-    def _release(self, receipt_handles: list[str]) -> None:
-        for start in range(0, len(receipt_handles), BATCH):
-            batch = receipt_handles[start : start + BATCH]
-            self._sqs.change_message_visibility_batch(
-                QueueUrl=self._queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                    for i, handle in enumerate(batch)
-                ],
-            )

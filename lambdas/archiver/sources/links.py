@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from archiver.errors import PermanentOutputError
+from archiver.models.outputs import S3Location
 
 # s3.amazonaws.com, s3.<region>.amazonaws.com, s3-<region>.amazonaws.com (legacy),
 # s3.dualstack.<region>.amazonaws.com, and each of those behind "<bucket>." (virtual-hosted).
@@ -25,14 +25,6 @@ _S3_HOST_RE = re.compile(
     r"\.amazonaws\.com(?:\.cn)?$"
 )
 _QUERY_RE = re.compile(r"\?[^\s'\"<>]*")
-
-
-@dataclass(frozen=True)
-class S3Location:
-    """A bucket and key parsed from an S3 https link or an ``s3://`` URI."""
-
-    bucket: str
-    key: str
 
 
 def redact(text: str) -> str:
@@ -54,7 +46,8 @@ def s3_location(url: str) -> S3Location | None:
     """Bucket and key of a plain (unsigned) S3 link, or None if it is not one.
 
     Links into the team's own output bucket are ``https://s3.<region>.amazonaws.com/<bucket>/<key>``
-    (or virtual-hosted); TRANSCRIBE_FACTS.md says to parse them, never build them.
+    (or virtual-hosted). How Transcribe maps OutputKey to the final key differs between
+    its documentation and observed behaviour (docs/transcribe-facts.md): parse, never build.
     """
     parts = urlsplit(url)
     if parts.scheme == "s3":

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from archiver.errors import PermanentOutputError, TransientOutputError
-from archiver.sources.https import StreamingReader
-from archiver.sources.links import S3Location
+from archiver.models.outputs import S3Location, StoredObject
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,23 +30,20 @@ PART_SIZE = 8 * MiB
 MAX_SINGLE_COPY = 5 * 1024 * MiB
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    """An object now in the archive, as the history record describes it."""
+class HashingReader(Protocol):
+    """What an upload reads from: a stream that hashes and counts what passes through it."""
 
-    name: str
-    s3_uri: str
-    size: int
-    sha256_hex: str
-    content_type: str
+    bytes_read: int
 
-    def as_record(self) -> dict[str, Any]:
-        return {
-            "S3Uri": self.s3_uri,
-            "Bytes": self.size,
-            "Sha256": self.sha256_hex,
-            "ContentType": self.content_type,
-        }
+    def read(self, amount: int = -1) -> bytes: ...
+
+    @property
+    def sha256_hex(self) -> str: ...
+
+    @property
+    def sha256_b64(self) -> str: ...
+
+    def composite_b64(self) -> str: ...
 
 
 class ArchiveBucket:
@@ -80,7 +75,7 @@ class ArchiveBucket:
         self,
         name: str,
         key: str,
-        reader: StreamingReader,
+        reader: HashingReader,
         content_type: str,
         metadata: dict[str, str],
     ) -> StoredObject:
@@ -97,17 +92,13 @@ class ArchiveBucket:
             return self.put_bytes(name, key, first, content_type, metadata)
         body = _Prefixed([first, more], reader)
         del first, more  # body holds the only references and lets go of them once read
-        self._s3.upload_fileobj(
-            body,  # type: ignore[arg-type]  # read() is all s3transfer needs
-            self.bucket,
-            key,
-            ExtraArgs={
-                "ContentType": content_type,
-                "Metadata": metadata,
-                "ChecksumAlgorithm": "SHA256",
-            },
-            Config=self._transfer,
-        )
+        try:
+            self._upload(body, key, content_type, metadata)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status >= 500:
+                raise TransientOutputError(f"S3 answered {status} while uploading") from None
+            raise
         head = self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         stored = head.get("ChecksumSHA256", "").split("-")[0]
         if head["ContentLength"] != reader.bytes_read or stored not in {
@@ -119,6 +110,21 @@ class ArchiveBucket:
                 f"({head['ContentLength']} vs {reader.bytes_read} bytes)"
             )
         return StoredObject(name, self.uri(key), reader.bytes_read, reader.sha256_hex, content_type)
+
+    def _upload(
+        self, body: _Prefixed, key: str, content_type: str, metadata: dict[str, str]
+    ) -> None:
+        self._s3.upload_fileobj(
+            body,  # type: ignore[arg-type]  # read() is all s3transfer needs
+            self.bucket,
+            key,
+            ExtraArgs={
+                "ContentType": content_type,
+                "Metadata": metadata,
+                "ChecksumAlgorithm": "SHA256",
+            },
+            Config=self._transfer,
+        )
 
     def put_bytes(
         self, name: str, key: str, body: bytes, content_type: str, metadata: dict[str, str]
@@ -211,7 +217,7 @@ class _Prefixed:
     it is, without copying 8 MiB.
     """
 
-    def __init__(self, pending: list[bytes], rest: StreamingReader) -> None:
+    def __init__(self, pending: list[bytes], rest: HashingReader) -> None:
         self._pending = [p for p in pending if p]
         self._rest = rest
 

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 from archiver.errors import PermanentOutputError
+from archiver.models.outputs import S3Location
 from archiver.sources.links import (
     LinkGuard,
-    S3Location,
     is_presigned,
     link_expiry,
     redact,

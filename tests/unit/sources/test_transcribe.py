@@ -1,17 +1,18 @@
-"""The pieces of `backfill` and `replay` that need no AWS: pacing, listing, DLQ shapes."""
+"""Transcribe as a source: pacing, listing, and job descriptions (sources/transcribe.py)."""
 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import boto3
 import pytest
-from archiver.logic.backfill import RateLimiter, list_finished_jobs
-from archiver.logic.replay import read_message
+from archiver.contract import JobKind
+from archiver.errors import JobNotFoundError
+from archiver.logic.backfill import list_finished_jobs
+from archiver.sources.transcribe import RateLimiter, TranscribeJobs
 from botocore.stub import Stubber
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -98,7 +99,10 @@ def test_given_newest_first_pages_when_listing_since_then_paging_stops_at_older_
     )
 
     jobs = list_finished_jobs(
-        client, statuses=["COMPLETED"], since=T0 - timedelta(days=1), limiter=no_wait()
+        TranscribeJobs(client),
+        statuses=["COMPLETED"],
+        since=T0 - timedelta(days=1),
+        limiter=no_wait(),
     )
 
     assert [j.name for j in jobs] == ["new-1", "new-2", "new-3"]
@@ -123,64 +127,68 @@ def test_given_pages_out_of_order_when_listing_since_then_every_page_is_read_and
     )
 
     jobs = list_finished_jobs(
-        client, statuses=["FAILED"], since=T0 - timedelta(days=1), limiter=no_wait()
+        TranscribeJobs(client), statuses=["FAILED"], since=T0 - timedelta(days=1), limiter=no_wait()
     )
 
     assert [j.name for j in jobs] == ["new-1", "new-2"]
 
 
-# -- DLQ message shapes -------------------------------------------------------------------
-
-
-def test_given_an_eventbridge_dlq_message_then_its_body_is_the_event() -> None:
-    parked = read_message(
-        {
-            "MessageId": "m-1",
-            "Body": json.dumps(EVENT),
-            "Attributes": {"ApproximateReceiveCount": "2"},
-            "MessageAttributes": {
-                "ERROR_CODE": {"StringValue": "SDK_CLIENT_ERROR", "DataType": "String"},
-                "ERROR_MESSAGE": {"StringValue": "Lambda throttled", "DataType": "String"},
-            },
-        }
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("BadRequestException", "The requested job couldn't be found. Check the job name."),
+        ("NotFoundException", "no such job"),
+    ],
+)
+def test_given_a_job_transcribe_lost_when_described_then_job_not_found_is_raised(
+    transcribe: tuple[Any, Stubber], code: str, message: str
+) -> None:
+    client, stubber = transcribe
+    stubber.add_client_error(
+        "get_transcription_job", service_error_code=code, service_message=message
     )
-    assert parked.shape == "eventbridge"
-    assert parked.event == EVENT
-    assert (parked.job_name, parked.job_status, parked.event_time) == (
+    with pytest.raises(JobNotFoundError):
+        TranscribeJobs(client).describe(JobKind.TRANSCRIPTION, "gone")
+
+
+def test_given_another_bad_request_when_described_then_the_aws_error_is_raised(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    stubber.add_client_error(
+        "get_transcription_job",
+        service_error_code="BadRequestException",
+        service_message="1 validation error",
+    )
+    with pytest.raises(Exception, match="validation error") as raised:
+        TranscribeJobs(client).describe(JobKind.TRANSCRIPTION, "x")
+    assert not isinstance(raised.value, JobNotFoundError)
+
+
+def test_given_a_description_then_times_are_utc_and_the_common_fields_typed(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    local = datetime(2026, 11, 23, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    stubber.add_response(
+        "get_transcription_job",
+        {
+            "TranscriptionJob": {
+                "TranscriptionJobName": "call-1",
+                "TranscriptionJobStatus": "COMPLETED",
+                "CreationTime": local,
+                "CompletionTime": local + timedelta(minutes=2),
+            }
+        },
+        {"TranscriptionJobName": "call-1"},
+    )
+    job = TranscribeJobs(client).describe(JobKind.TRANSCRIPTION, "call-1")
+    assert (job.kind, job.name, job.status, job.finished) == (
+        JobKind.TRANSCRIPTION,
         "call-1",
         "COMPLETED",
-        "2026-11-23T10:16:40Z",
+        True,
     )
-    assert parked.receive_count == 2
-    assert parked.last_error == "SDK_CLIENT_ERROR: Lambda throttled"
-
-
-def test_given_a_lambda_on_failure_record_then_the_request_payload_is_the_event() -> None:
-    record = {
-        "version": "1.0",
-        "timestamp": "2026-11-23T10:20:00.000Z",
-        "requestContext": {
-            "requestId": "c9b8e1c4-0000-4000-8000-000000000002",
-            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:archiver:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": 3,
-        },
-        "requestPayload": EVENT,
-        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
-        "responsePayload": {
-            "errorType": "RetryableArchiveError",
-            "errorMessage": "call-1: will retry",
-        },
-    }
-    parked = read_message({"MessageId": "m-2", "Body": json.dumps(record)})
-    assert parked.shape == "lambda-destination"
-    assert parked.event == EVENT
-    assert parked.job_name == "call-1"
-    assert parked.last_error == "RetriesExhausted; RetryableArchiveError: call-1: will retry"
-
-
-@pytest.mark.parametrize("body", ["not json at all", "[1, 2]", '"text"', ""])
-def test_given_a_body_that_is_no_json_object_then_the_message_is_unreadable(body: str) -> None:
-    parked = read_message({"MessageId": "m-3", "Body": body})
-    assert parked.shape == "unreadable"
-    assert parked.job_name == ""
+    assert job.created == T0 and job.created.tzinfo == UTC
+    assert job.started is None
+    assert job.created_at == "2026-11-23T12:00:00.000Z"

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from archiver.handler import process_event
+from archiver.contract import JobKind, Metric
 from archiver.logic.archive import ArchiveResult
-from archiver.observability import MetricNames, metrics
+from archiver.logic.events import handle_event
+from archiver.observability import RecordingMetrics
 
-EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "transcribe" / "events"
+EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "transcribe" / "events"
 
 
 def good_event(**detail: Any) -> dict[str, Any]:
@@ -40,16 +40,13 @@ class FakeArchiver:
         return ArchiveResult(job_name, "ARCHIVED", "2026-11-23T10:15:02.123Z", "s3://b/p/")
 
 
-@pytest.fixture(autouse=True)
-def _clean_metrics() -> Iterator[None]:
-    metrics.clear_metrics()
-    yield
-    metrics.clear_metrics()
+@pytest.fixture
+def sink() -> RecordingMetrics:
+    return RecordingMetrics()
 
 
-def rejected_count() -> float:
-    entry = metrics.metric_set.get(MetricNames.EVENTS_REJECTED)
-    return float(sum(entry["Value"])) if entry else 0.0
+def handle(event: Any, archiver: Any, sink: RecordingMetrics) -> dict[str, Any]:
+    return handle_event(event, archiver, deadline=None, metrics=sink).as_response()
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -79,36 +76,39 @@ BAD_EVENTS: dict[str, Any] = {
 
 @pytest.mark.parametrize("name", sorted(BAD_EVENTS))
 def test_given_a_bad_event_when_handled_then_it_is_rejected_counted_and_not_raised(
-    name: str,
+    name: str, sink: RecordingMetrics
 ) -> None:
     archiver: Any = FakeArchiver()
-    result = process_event(BAD_EVENTS[name], None, archiver)
+    result = handle(BAD_EVENTS[name], archiver, sink)
     assert result["outcome"] == "REJECTED"
     assert result["reasons"]
     assert archiver.calls == []
-    assert rejected_count() == 1
+    assert sink.totals == {Metric.EVENTS_REJECTED: 1}
 
 
-def test_given_a_completed_event_when_handled_then_the_run_is_archived_with_event_facts() -> None:
+def test_given_a_completed_event_when_handled_then_the_run_is_archived_with_event_facts(
+    sink: RecordingMetrics,
+) -> None:
     archiver: Any = FakeArchiver()
-    result = process_event(good_event(), None, archiver)
+    result = handle(good_event(), archiver, sink)
     assert result["outcome"] == "ARCHIVED"
     assert archiver.calls == [
         {
             "job_name": "call-1",
+            "kind": JobKind.TRANSCRIPTION,
             "event_time": datetime(2026, 11, 23, 10, 16, 40, tzinfo=UTC),
             "event_status": "COMPLETED",
             "deadline": None,
         }
     ]
-    assert rejected_count() == 0
+    assert Metric.EVENTS_REJECTED not in sink.totals
 
 
-def test_given_a_200_character_dotted_name_when_handled_then_it_is_accepted() -> None:
+def test_given_a_200_character_dotted_name_when_handled_then_it_is_accepted(
+    sink: RecordingMetrics,
+) -> None:
     archiver: Any = FakeArchiver()
     name = "A.b_c-9" * 28 + "abcd"
     assert len(name) == 200
-    process_event(
-        good_event(TranscriptionJobName=name, TranscriptionJobStatus="FAILED"), None, archiver
-    )
+    handle(good_event(TranscriptionJobName=name, TranscriptionJobStatus="FAILED"), archiver, sink)
     assert archiver.calls[0]["job_name"] == name

@@ -16,7 +16,8 @@ import pytest
 from archiver import cli
 from archiver.cli import main
 from archiver.logic.history import HistoryRepository
-from archiver.store.history_table import to_dynamo
+from archiver.store.history_queries import HistoryQueries
+from archiver.store.record import to_dynamo
 from botocore.exceptions import EndpointConnectionError
 
 TABLE = "jobs"
@@ -70,15 +71,15 @@ def names_in(out: str) -> list[str]:
 def calls(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every DynamoDB operation the command makes (recorded before it is sent)."""
     recorded: list[str] = []
-    real_init = HistoryRepository.__init__
+    real_init = HistoryQueries.__init__
 
-    def init(self: HistoryRepository, table_name: str, **kwargs: Any) -> None:
-        real_init(self, table_name, **kwargs)
-        self._db.meta.events.register(
+    def init(self: HistoryQueries, client: Any, table_name: str) -> None:
+        real_init(self, client, table_name)
+        client.meta.events.register(
             "before-call.dynamodb", lambda model, **_: recorded.append(model.name)
         )
 
-    monkeypatch.setattr(HistoryRepository, "__init__", init)
+    monkeypatch.setattr(HistoryQueries, "__init__", init)
     return recorded
 
 

@@ -1,0 +1,218 @@
+"""What every command shares: option types, the settings, errors and their exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any, Final, TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from archiver.aws import aws_failure, default_region
+from archiver.errors import ConfigurationError
+from archiver.logic.history import STATUSES, normalize_time, parse_tag
+from archiver.observability import logger
+from archiver.settings import Settings
+
+PROG: Final = "transcribe-archiver"
+
+Command = Callable[[argparse.Namespace, Console, Console], int]
+
+
+class UsageError(Exception):
+    """Bad options or environment: exit status 2."""
+
+
+class RunError(Exception):
+    """A run-time failure already explained in the message: exit status 1."""
+
+
+def aws_options() -> argparse.ArgumentParser:
+    """The options every command takes, defaulting from the environment."""
+    env = os.environ
+    common = argparse.ArgumentParser(add_help=False)
+    aws = common.add_argument_group("AWS")
+    aws.add_argument(
+        "--table",
+        default=env.get("JOBS_TABLE"),
+        help="history table (default: $JOBS_TABLE)",
+    )
+    aws.add_argument(
+        "--bucket",
+        default=env.get("ARCHIVE_BUCKET"),
+        help="archive bucket, for backfill and replay (default: $ARCHIVE_BUCKET)",
+    )
+    aws.add_argument(
+        "--region",
+        default=env.get("AWS_REGION"),
+        help="AWS region (default: $AWS_REGION, then boto3's own configuration)",
+    )
+    aws.add_argument(
+        "--endpoint-url",
+        # None lets boto3 read $AWS_ENDPOINT_URL itself, so that a service-specific
+        # $AWS_ENDPOINT_URL_<SERVICE> still wins over it.
+        default=None,
+        help="AWS endpoint, e.g. a local emulator (default: $AWS_ENDPOINT_URL)",
+    )
+    return common
+
+
+# -- option types ---------------------------------------------------------------------------
+
+
+def status(text: str) -> str:
+    value = text.strip().upper()
+    if value not in STATUSES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a status: use {' or '.join(STATUSES)}")
+    return value
+
+
+T = TypeVar("T")
+
+
+def _option(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type that reports the parsing function's own message for a bad value."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+time_since = _option(normalize_time)
+time_until = _option(partial(normalize_time, end_of_day=True))
+tag = _option(parse_tag)
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+# -- configuration ------------------------------------------------------------------------
+
+
+def need_table(args: argparse.Namespace) -> str:
+    if not args.table:
+        args.parser.error("the history table is needed: pass --table or set JOBS_TABLE")
+    return str(args.table)
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    """The function's settings from the environment, with --table/--bucket on top."""
+    table = need_table(args)
+    if not args.bucket:
+        args.parser.error("the archive bucket is needed: pass --bucket or set ARCHIVE_BUCKET")
+    try:
+        return Settings.from_env({**os.environ, "JOBS_TABLE": table, "ARCHIVE_BUCKET": args.bucket})
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- output plumbing -----------------------------------------------------------------------
+
+
+def width(stream: Any) -> int | None:
+    """A terminal's own width; off a terminal (a pipe, CI logs) 160 rather than rich's 80."""
+    isatty = getattr(stream, "isatty", None)
+    if (callable(isatty) and isatty()) or os.environ.get("COLUMNS"):
+        return None
+    return 160
+
+
+def progress(err: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
+@contextlib.contextmanager
+def quiet_function_logs() -> Iterator[None]:
+    """The archiver's JSON logs stay off the terminal unless a log level is set.
+
+    Every outcome is reported by the command itself; ``POWERTOOLS_LOG_LEVEL=INFO`` shows
+    the function's own log lines on stderr as well.
+    """
+    if os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL"):
+        yield
+        return
+    level = logger.log_level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def print_error(err: Console, message: str) -> None:
+    err.print(Text(f"{PROG}: error: {message}", style="red"))
+
+
+def usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_usage(sys.stderr)
+    return 2
+
+
+_BAD_CREDENTIALS: Final = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidSignatureException",
+    }
+)
+
+
+def explain(exc: Exception, args: argparse.Namespace | None) -> tuple[int, str]:
+    """Exit status and a sentence for an error, instead of a traceback."""
+    if isinstance(exc, RunError):
+        return 1, str(exc)
+    failure = aws_failure(exc)
+    if failure is None:
+        return 1, f"unexpected {exc.__class__.__name__}: {exc}"
+    table = getattr(args, "table", None)
+    region = getattr(args, "region", None) or default_region() or "(none set)"
+    if failure.kind == "no-credentials":
+        return 1, (
+            "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY"
+        )
+    if failure.kind == "no-region":
+        return 2, "no AWS region: pass --region or set AWS_REGION"
+    if failure.kind == "unreachable":
+        return 1, f"cannot reach {failure.message}: is the endpoint right?"
+    if failure.kind == "bad-parameters":
+        return 2, failure.message
+    if failure.kind == "botocore":
+        return 1, failure.message
+    code, message, operation = failure.code, failure.message, failure.operation
+    if code == "ResourceNotFoundException" and table:
+        return 1, f"table {table!r} not found in region {region}"
+    if code in {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}:
+        queue = getattr(args, "queue_url", None)
+        return 1, f"queue {queue!r} not found in region {region}"
+    if code in _BAD_CREDENTIALS:
+        return 1, f"AWS refused the credentials ({code}): {message}"
+    if code in {"AccessDenied", "AccessDeniedException"}:
+        return 1, f"not allowed to call {operation}: {message}"
+    return 1, f"{operation} failed: {code}: {message}"

@@ -1,0 +1,36 @@
+"""``demo``: the whole pipeline on an embedded AWS, no account needed."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+from rich.console import Console
+
+from archiver.cli import common
+
+
+def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
+    demo = commands.add_parser(
+        "demo",
+        parents=[options],
+        help="the whole pipeline on an embedded AWS, no account needed",
+        description=(
+            "The whole pipeline on an embedded AWS (moto and a local Transcribe from the "
+            "local_aws package of a source checkout)."
+        ),
+    )
+    demo.set_defaults(run=run, parser=demo)
+
+
+def run(args: argparse.Namespace, out: Console, err: Console) -> int:
+    # Imported here, by name: local_aws is a development package (moto, a local Transcribe)
+    # that a deployed function or a bare install of the CLI does not carry.
+    try:
+        local_demo = importlib.import_module("local_aws.demo")
+    except ImportError:
+        raise common.RunError(
+            "the demo needs the local_aws package from a source checkout: pip install -e ."
+        ) from None
+    return int(local_demo.main())

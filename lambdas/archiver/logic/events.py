@@ -1,0 +1,119 @@
+"""One event, start to end: accept or reject it, archive the run it reports.
+
+Both the function (``handler.py``) and ``replay`` hand events here, so a parked event is
+judged exactly as the function judges a fresh one. Figures go to the injected metrics sink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+
+from archiver.contract import Metric
+from archiver.deadline import Deadline
+from archiver.logic.archive import Archiver
+from archiver.models.events import JobEvent, TranscribeJobStateChange
+from archiver.observability import MetricsSink, logger
+
+EventVerdict = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "NOT_FINISHED", "REJECTED"]
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What became of one event."""
+
+    outcome: EventVerdict
+    job_name: str | None = None
+    created_at: str | None = None
+    archive_uri: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    #: Why the event was rejected (REJECTED only).
+    reasons: list[str] = field(default_factory=list)
+
+    def as_response(self) -> dict[str, Any]:
+        """The function's return value for this event."""
+        if self.outcome == "REJECTED":
+            return {"outcome": self.outcome, "reasons": self.reasons}
+        return {
+            "outcome": self.outcome,
+            "jobName": self.job_name,
+            "createdAt": self.created_at,
+            "archiveUri": self.archive_uri,
+            "errors": self.errors,
+        }
+
+
+def read_event(event: Any) -> JobEvent | list[str]:
+    """The job event an EventBridge event reports, or the reasons it is not one we archive."""
+    try:
+        return parse(event=event, model=TranscribeJobStateChange).job_event()
+    except (ValidationError, ValueError, TypeError) as exc:
+        return _reasons(exc)
+
+
+def handle_event(
+    event: Any,
+    archiver: Archiver,
+    *,
+    deadline: Deadline | None,
+    metrics: MetricsSink,
+) -> EventOutcome:
+    """Archive the job run an event reports; reject (log, count, return) anything else.
+
+    Raises when the run could not be archived now (RetryableArchiveError, or an unexpected
+    error): the caller's retry mechanism (Lambda, SQS, replay) tries again later.
+    """
+    parsed = read_event(event)
+    if isinstance(parsed, list):
+        metrics.add(Metric.EVENTS_REJECTED, MetricUnit.Count, 1)
+        envelope = event if isinstance(event, dict) else {}
+        logger.warning(
+            "event rejected: not a Transcribe job state change for COMPLETED or FAILED",
+            extra={
+                "reasons": parsed,
+                "event_source": envelope.get("source"),
+                "event_detail_type": envelope.get("detail-type"),
+                "event_id": envelope.get("id"),
+            },
+        )
+        return EventOutcome("REJECTED", reasons=parsed)
+
+    # Thread-local keys: one process may serve several events at once (replay, tests).
+    logger.thread_safe_append_keys(job_name=parsed.job_name, event_id=parsed.event_id)
+    try:
+        result = archiver.archive_job(
+            parsed.job_name,
+            kind=parsed.kind,
+            event_time=parsed.time,
+            event_status=parsed.status,
+            deadline=deadline,
+        )
+    except Exception:
+        metrics.add(Metric.ARCHIVE_ERRORS, MetricUnit.Count, 1)
+        logger.exception("archiving failed; the event will be retried, then parked in a DLQ")
+        raise
+    finally:
+        logger.thread_safe_clear_keys()
+    return EventOutcome(
+        result.outcome,
+        result.job_name,
+        result.created_at,
+        result.archive_uri,
+        dict(result.errors),
+    )
+
+
+def _reasons(exc: Exception) -> list[str]:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            return [
+                f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"[:200]
+                for e in errors()
+            ][:10]
+        except Exception:  # noqa: S110 - fall back to the plain message below
+            pass
+    return [str(exc)[:200]]

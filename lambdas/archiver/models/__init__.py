@@ -1,0 +1,1 @@
+"""Typed shapes the layers hand each other: events, job descriptions, outputs."""

@@ -1,0 +1,172 @@
+"""Amazon Transcribe as a source of job descriptions and listings.
+
+The only module that calls Transcribe. It turns the API's answers into
+:class:`~archiver.models.jobs.JobDescription` / :class:`~archiver.models.jobs.ListedJob`
+and its "job not found" errors into :class:`~archiver.errors.JobNotFoundError`. Throttling
+and 5xx are retried by botocore (adaptive mode, see ``archiver.aws``); listings also pace
+themselves under the List APIs' 5 requests/s quota.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError
+
+from archiver.contract import FINISHED_STATUSES, JobKind
+from archiver.errors import JobNotFoundError
+from archiver.models.jobs import JobDescription, ListedJob
+
+if TYPE_CHECKING:
+    from mypy_boto3_transcribe import TranscribeServiceClient
+
+#: ListTranscriptionJobs / ListCallAnalyticsJobs quota (requests per second).
+LIST_RATE: Final = 5.0
+#: The List APIs' largest page; their default is 5.
+PAGE_SIZE: Final = 100
+_NOT_FOUND_CODES: Final = frozenset({"NotFoundException"})
+
+
+@dataclass(frozen=True)
+class _Api:
+    """How one job kind is spelled in the Transcribe API."""
+
+    get: str  # client method describing one job
+    name_param: str  # its job-name parameter
+    job_key: str  # the response member holding the job
+    name_key: str  # the job's name and status members
+    status_key: str
+    list: str  # client method listing jobs
+    summaries_key: str
+
+
+_APIS: Final = {
+    JobKind.TRANSCRIPTION: _Api(
+        get="get_transcription_job",
+        name_param="TranscriptionJobName",
+        job_key="TranscriptionJob",
+        name_key="TranscriptionJobName",
+        status_key="TranscriptionJobStatus",
+        list="list_transcription_jobs",
+        summaries_key="TranscriptionJobSummaries",
+    ),
+}
+
+
+def describe_raw(kind: JobKind, job: Mapping[str, Any]) -> JobDescription:
+    """A JobDescription from the job object of a ``Get…Job`` answer."""
+    api = _APIS[kind]
+    raw = dict(job)
+    for key in ("CreationTime", "StartTime", "CompletionTime"):
+        if isinstance(raw.get(key), datetime):
+            raw[key] = raw[key].astimezone(UTC)
+    return JobDescription(
+        kind=kind,
+        name=raw[api.name_key],
+        status=raw[api.status_key],
+        created=raw["CreationTime"],
+        started=raw.get("StartTime"),
+        completed=raw.get("CompletionTime"),
+        raw=raw,
+    )
+
+
+class RateLimiter:
+    """At most ``rate`` calls of :meth:`wait` per second, evenly spaced."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = self._clock()
+            if self._next > now:
+                self._sleep(self._next - now)
+                now = self._next
+            self._next = now + self._interval
+
+
+class TranscribeJobs:
+    """Describes and lists job runs of every kind the archiver handles."""
+
+    def __init__(self, client: TranscribeServiceClient) -> None:
+        self._client = client
+
+    @staticmethod
+    def kinds() -> tuple[JobKind, ...]:
+        return tuple(_APIS)
+
+    def describe(self, kind: JobKind, job_name: str) -> JobDescription:
+        """The job's current description; raises JobNotFoundError if Transcribe lost it."""
+        api = _APIS[kind]
+        try:
+            response = getattr(self._client, api.get)(**{api.name_param: job_name})
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            message = exc.response.get("Error", {}).get("Message", "")
+            if code in _NOT_FOUND_CODES or (
+                code == "BadRequestException" and "couldn't be found" in message
+            ):
+                raise JobNotFoundError(message or code) from None
+            raise
+        return describe_raw(kind, response[api.job_key])
+
+    def list_finished(
+        self,
+        kind: JobKind,
+        status: str,
+        *,
+        since: datetime | None,
+        limiter: RateLimiter,
+    ) -> Iterator[ListedJob]:
+        """Jobs of ``kind`` with ``status`` created at or after ``since``, newest first.
+
+        The service lists newest CreationTime first, but does not document that order: each
+        job is filtered on its own CreationTime, and paging stops early only while the pages
+        seen so far have kept that order.
+        """
+        api = _APIS[kind]
+        kwargs: dict[str, Any] = {"Status": status, "MaxResults": PAGE_SIZE}
+        newest_first = True
+        previous: datetime | None = None
+        while True:
+            limiter.wait()
+            page = getattr(self._client, api.list)(**kwargs)
+            reached_older = False
+            for summary in page.get(api.summaries_key, []):
+                created = summary.get("CreationTime")
+                listed_status = summary.get(api.status_key)
+                if created is None or listed_status not in FINISHED_STATUSES:
+                    continue
+                if previous is not None and created > previous:
+                    newest_first = False
+                previous = created
+                if since is not None and created < since:
+                    reached_older = True
+                    continue
+                yield ListedJob(
+                    kind,
+                    summary[api.name_key],
+                    listed_status,
+                    created,
+                    summary.get("CompletionTime"),
+                )
+            token = page.get("NextToken")
+            if not token or (reached_older and newest_first):
+                return
+            kwargs["NextToken"] = token
