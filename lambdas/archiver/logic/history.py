@@ -19,7 +19,7 @@ import heapq
 import itertools
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from archiver import contract
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 STATUSES: Final = FINISHED_STATUSES
 
 TimeBound = str | datetime
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The date-only forms that name one day: extended (2026-11-23) and basic (20261123).
+_DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 Tag = tuple[str, str]
 
 
@@ -43,22 +44,40 @@ def normalize_time(value: TimeBound, *, end_of_day: bool = False) -> str:
     """A time as the table stores it (``2026-11-23T10:15:02.123Z``).
 
     Accepts ISO 8601 with ``Z`` or an offset (converted to UTC), a naive time (taken as
-    UTC), or a date alone: midnight UTC, or with ``end_of_day`` (an upper bound) the day's
-    last millisecond, so ``--until 2026-11-23`` includes the 23rd. Raises ValueError
-    naming the bad value.
+    UTC), or a date alone (``2026-11-23`` or ``20261123``): midnight UTC, or with
+    ``end_of_day`` (an upper bound) the day's last millisecond, so ``--until 2026-11-23``
+    includes the 23rd. Other date-only forms (week dates such as ``2026-W48``) are no
+    calendar day and are refused. Raises ValueError naming the bad value.
     """
     if isinstance(value, datetime):
         return iso_ms(value)
+    text = value.strip()
+    if _is_date_only(text):
+        if not _DATE_ONLY.fullmatch(text):
+            raise ValueError(
+                f"{value!r}: a date alone must be a calendar date "
+                "(2026-11-23 or 20261123), not a week or ordinal date"
+            )
+        day = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        if end_of_day:
+            day += timedelta(days=1, milliseconds=-1)
+        return iso_ms(day)
     try:
-        parsed = parse_iso(value)
-        if end_of_day and _DATE_ONLY.match(value.strip()):
-            parsed += timedelta(days=1, milliseconds=-1)
-        return iso_ms(parsed)
+        return iso_ms(parse_iso(text))
     except ValueError:
         raise ValueError(
             f"{value!r} is not an ISO 8601 date or time "
             "(e.g. 2026-11-23, 2026-11-23T10:15:02Z or 2026-11-23T11:15:02+01:00)"
         ) from None
+
+
+def _is_date_only(text: str) -> bool:
+    """Whether ``text`` is any ISO 8601 date without a time (which Python reads as midnight)."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_tag(text: str) -> Tag:

@@ -193,8 +193,9 @@ def test_given_only_since_or_only_until_then_the_other_side_is_open(
     assert names_in(until_out) == ["old"]
 
 
+@pytest.mark.parametrize("day", ["2026-11-22", "20261122"])
 def test_given_a_date_alone_as_until_then_that_whole_day_is_included(
-    db: Any, capsys: pytest.CaptureFixture[str]
+    db: Any, capsys: pytest.CaptureFixture[str], day: str
 ) -> None:
     put_run(db, "morning", "2026-11-22T00:00:00.000Z", status="FAILED")
     put_run(db, "last-ms", "2026-11-22T23:59:59.999Z", status="FAILED")
@@ -207,9 +208,9 @@ def test_given_a_date_alone_as_until_then_that_whole_day_is_included(
         "--status",
         "FAILED",
         "--since",
-        "2026-11-22",
+        day,
         "--until",
-        "2026-11-22",
+        day,
         "--output",
         "json",
     )
@@ -429,6 +430,9 @@ def test_given_an_unknown_job_when_shown_then_exit_1_with_a_clear_message(
     [
         (["--since", "last tuesday"], "--since"),
         (["--until", "2026-13-01"], "--until"),
+        (["--until", "2026-W47"], "calendar date"),
+        (["--until", "2026-W47-7"], "calendar date"),
+        (["--since", "2026-W47"], "calendar date"),
         (["--status", "IN_PROGRESS"], "--status"),
         (["--tag", "Department"], "KEY=VALUE"),
         (["--tag", "=Sales"], "KEY=VALUE"),
