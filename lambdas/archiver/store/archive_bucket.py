@@ -179,7 +179,11 @@ class ArchiveBucket:
                     Metadata=metadata,
                     ChecksumAlgorithm="SHA256",
                 )
-                checksum = result["CopyObjectResult"].get("ChecksumSHA256", "")
+                # S3 may leave the checksum out of a copy's answer (docs/transcribe-facts.md,
+                # "Encrypted output buckets"): then ask the stored object itself.
+                checksum = result.get("CopyObjectResult", {}).get(
+                    "ChecksumSHA256"
+                ) or self._stored_checksum(key)
             else:
                 self._s3.copy(
                     copy_source,  # type: ignore[arg-type]
@@ -194,9 +198,7 @@ class ArchiveBucket:
                     },
                     Config=TransferConfig(multipart_threshold=MAX_SINGLE_COPY),
                 )
-                checksum = self._s3.head_object(
-                    Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
-                ).get("ChecksumSHA256", "")
+                checksum = self._stored_checksum(key)
         except ClientError as exc:
             if _code(exc) in {"PreconditionFailed", "412"}:
                 raise TransientOutputError(f"{name}: source changed while being copied") from None
@@ -208,6 +210,10 @@ class ArchiveBucket:
         digest, _, parts = checksum.partition("-")
         sha_hex = base64.b64decode(digest).hex() + (f"-{parts}" if parts else "")
         return StoredObject(name, self.uri(key), size, sha_hex, content_type)
+
+    def _stored_checksum(self, key: str) -> str:
+        head = self._s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        return str(head.get("ChecksumSHA256", ""))
 
 
 class _Prefixed:
@@ -253,7 +259,8 @@ def _source_error(name: str, source: S3Location, exc: ClientError) -> Exception:
         return PermanentOutputError(f"{name}: {where} does not exist")
     if code in {"403", "AccessDenied", "Forbidden"}:
         return PermanentOutputError(
-            f"{name}: access denied to {where} (is the bucket in the stack's sourceBuckets?)"
+            f"{name}: access denied to {where}: is the bucket in the stack's sourceBuckets, "
+            "and, if a customer-managed KMS key encrypts it, the key in sourceKmsKeyArns?"
         )
     if status >= 500 or code in {"SlowDown", "InternalError", "ServiceUnavailable"}:
         return TransientOutputError(f"{name}: S3 answered {code or status} for {where}")
