@@ -15,6 +15,7 @@ queue as evidence and is made visible again when the replay ends.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -23,7 +24,7 @@ from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.backfill import describe_error
 from archiver.logic.events import handle_event
-from archiver.observability import NoMetrics
+from archiver.observability import NoMetrics, logger
 from archiver.sources.dead_letters import DeadLetterQueue, QueueMessage
 
 Shape = Literal["eventbridge", "lambda-destination", "unreadable"]
@@ -110,12 +111,19 @@ def read_message(message: QueueMessage) -> ParkedEvent:
 
 
 class Replay:
-    """Drains a DLQ once: every message is read, and handled or kept."""
+    """Drains a DLQ once: every message is read, and handled or kept, exactly once a run."""
 
-    def __init__(self, queue: DeadLetterQueue, archiver: Archiver | None) -> None:
+    def __init__(
+        self,
+        queue: DeadLetterQueue,
+        archiver: Archiver | None,
+        *,
+        visibility_timeout: int = VISIBILITY_TIMEOUT,
+    ) -> None:
         """``archiver``: None for a dry run (list the messages, change nothing)."""
         self._queue = queue
         self._archiver = archiver
+        self._visibility = visibility_timeout
 
     def waiting(self) -> int:
         """About how many messages the queue holds (SQS's approximate count)."""
@@ -123,27 +131,40 @@ class Replay:
 
     def run(self, *, on_result: Callable[[ReplayResult], None] | None = None) -> ReplayReport:
         report = ReplayReport()
-        kept: list[QueueMessage] = []  # messages left in the queue
+        seen: set[str] = set()  # message IDs this run has handled (or is handling)
+        kept: dict[str, QueueMessage] = {}  # by ID, with the newest receipt handle
         try:
             while True:
                 messages = self._queue.receive(
-                    visibility_timeout=VISIBILITY_TIMEOUT, wait_seconds=WAIT_SECONDS
+                    visibility_timeout=self._visibility, wait_seconds=WAIT_SECONDS
                 )
-                if not messages:
-                    break
+                fresh = [m for m in messages if m.message_id not in seen]
                 for message in messages:
-                    result = self._handle(message)
+                    if message.message_id in seen:
+                        # It came back (its visibility ran out): handled already; hold the new
+                        # receipt so that it can be released at the end.
+                        kept[message.message_id] = message
+                if not fresh:
+                    break  # nothing new: every message in the queue was handled by this run
+                for index, message in enumerate(fresh):
+                    seen.add(message.message_id)
+                    # This message and the rest of its batch stay hidden while it is handled,
+                    # however long that takes: nobody else, and no later receive of ours,
+                    # gets them meanwhile.
+                    with _KeepHidden(self._queue, fresh[index:], self._visibility):
+                        result = self._handle(message)
                     if result.verdict in RECORDED:
                         self._queue.delete(message)
+                        kept.pop(message.message_id, None)
                     else:
-                        kept.append(message)
+                        kept[message.message_id] = message
                     report.results.append(result)
                     if on_result is not None:
                         on_result(result)
         finally:
             # Hidden until now so that this run reads each message once; visible again so
-            # that the next replay (or an operator) finds them without waiting 15 minutes.
-            self._queue.set_visibility(kept, 0)
+            # that the next replay (or an operator) finds them without waiting.
+            self._queue.set_visibility(kept.values(), 0)
         return report
 
     def _handle(self, message: QueueMessage) -> ReplayResult:
@@ -162,7 +183,31 @@ class Replay:
         if outcome.outcome == "REJECTED":
             reasons = "; ".join(outcome.reasons)
             return ReplayResult(parked, "KEPT", f"rejected as the function rejects it: {reasons}")
-        if outcome.outcome in ("ARCHIVED", "INCOMPLETE", "DUPLICATE"):
-            reason = "; ".join(f"{k}: {v}" for k, v in sorted(outcome.errors.items()))
-            return ReplayResult(parked, outcome.outcome, reason)
-        return ReplayResult(parked, "KEPT", "Transcribe reports the job as not finished")
+        reason = "; ".join(f"{k}: {v}" for k, v in sorted(outcome.errors.items()))
+        return ReplayResult(parked, outcome.outcome, reason)
+
+
+class _KeepHidden:
+    """Renews the visibility of messages being worked on until the block ends."""
+
+    def __init__(self, queue: DeadLetterQueue, messages: list[QueueMessage], seconds: int) -> None:
+        self._queue = queue
+        self._messages = messages
+        self._seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="replay-heartbeat", daemon=True)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        # Renew at half the timeout, so a slow SQS call still lands before it runs out.
+        while not self._stop.wait(self._seconds / 2):
+            try:
+                self._queue.set_visibility(self._messages, self._seconds)
+            except Exception:  # a missed renewal costs a duplicate read, never a message
+                logger.warning("could not renew the visibility of held messages", exc_info=True)
