@@ -86,6 +86,10 @@ EVENT_PATTERNS: Final[dict[JobKind, dict[str, Any]]] = {
     JobKind.TRANSCRIPTION: TRANSCRIPTION_EVENT_PATTERN,
 }
 
+#: What the stack's schedule sends the function to start a sweep (docs/contract.md, "sweep");
+#: ``overlapMinutes`` is the schedule's period.
+SWEEP_ACTION: Final = "sweep"
+
 # -- archive layout -------------------------------------------------------------------------
 
 TRANSCRIPT: Final = "transcript.json"
@@ -133,3 +137,4 @@ class Metric(enum.StrEnum):
     LINKS_REFRESHED = "LinksRefreshed"
     EVENTS_REJECTED = "EventsRejected"
     DUPLICATES_SKIPPED = "DuplicatesSkipped"
+    JOBS_RECOVERED_BY_SWEEP = "JobsRecoveredBySweep"

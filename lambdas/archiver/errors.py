@@ -37,3 +37,11 @@ class LinkExpiredError(OutputError):
 
 class RetryableArchiveError(ArchiverError):
     """Retries are spent or time is running out: raise so Lambda retries, then the DLQ."""
+
+
+class JobNotFinishedError(RetryableArchiveError):
+    """Transcribe still reports the run QUEUED or IN_PROGRESS: try again later."""
+
+
+class OutOfTimeError(RetryableArchiveError):
+    """The invocation's deadline came before the work was done: record it, then retry."""

@@ -20,9 +20,11 @@ if not __package__:
         _spec.loader.exec_module(sys.modules["archiver"])
 
 from archiver.aws import clients
+from archiver.contract import SWEEP_ACTION
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.events import handle_event
+from archiver.logic.sweep import scheduled_sweep
 from archiver.observability import PowertoolsMetrics, logger, metrics, tracer
 from archiver.settings import Settings
 
@@ -33,12 +35,10 @@ _archivers: dict[Settings, Archiver] = {}
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    outcome = handle_event(
-        event,
-        _archiver(),
-        deadline=Deadline.from_context(context),
-        metrics=PowertoolsMetrics(),
-    )
+    deadline = Deadline.from_context(context)
+    if isinstance(event, dict) and event.get("action") == SWEEP_ACTION:
+        return scheduled_sweep(event, _archiver(), deadline=deadline, metrics=PowertoolsMetrics())
+    outcome = handle_event(event, _archiver(), deadline=deadline, metrics=PowertoolsMetrics())
     return outcome.as_response()
 
 

@@ -7,6 +7,7 @@ import uuid
 
 from archiver import contract
 from archiver.store.history_table import Claim, HistoryTable
+from archiver.store.record import HistoryRecord
 
 from tests.support.embedded_aws import EmbeddedAWS
 
@@ -25,7 +26,9 @@ def test_given_many_concurrent_claims_on_one_run_when_made_then_exactly_one_wins
         table = HistoryTable(embedded_aws.client("dynamodb"), table_name)
         barrier.wait()
         outcomes.append(
-            table.claim("job", "2026-11-23T10:15:02.123Z", owner, now=1, lease_until=9)[0]
+            table.claim(
+                HistoryRecord(job_name="job", created_at=CREATED), owner, now=1, lease_until=9
+            )[0]
         )
 
     for _round in range(5):

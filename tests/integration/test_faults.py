@@ -190,7 +190,8 @@ def test_given_transcribe_no_longer_knows_the_job_when_handled_then_incomplete_n
     assert deliver(world, "vanished")["outcome"] == "INCOMPLETE"
     item = only_run(world["db"], world["table"], "vanished")
     assert item["ArchiveStatus"] == "INCOMPLETE"
-    assert item["ArchiveError"].startswith("job not found at Transcribe")
+    assert item["ArchiveError"].startswith("the run no longer exists")
+    assert "couldn't be found" in item["ArchiveError"] or "can't find" in item["ArchiveError"]
 
 
 def test_given_an_oversize_output_when_archived_then_it_is_skipped_and_others_are_kept(

@@ -11,16 +11,21 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Final, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from archiver.aws import AwsClients
 from archiver.contract import INCOMPLETE, JobKind, Metric
 from archiver.deadline import Deadline
-from archiver.errors import ArchiverError, JobNotFoundError, RetryableArchiveError
+from archiver.errors import (
+    ArchiverError,
+    JobNotFinishedError,
+    JobNotFoundError,
+    RetryableArchiveError,
+)
 from archiver.logic.copying import CopyReport, OutputCopier, RetryPolicy
 from archiver.logic.records import build_record
 from archiver.models.jobs import JobDescription
@@ -33,13 +38,18 @@ from archiver.sources.transcribe import TranscribeJobs
 from archiver.store.archive_bucket import ArchiveBucket
 from archiver.store.history_table import Claim, HistoryTable
 from archiver.store.record import HistoryRecord
-from archiver.timefmt import folder_stamp, iso_ms, parse_iso
+from archiver.timefmt import folder_stamp, iso_ms
 
-Outcome = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "NOT_FINISHED"]
+Outcome = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE"]
 
-#: How far apart an event's time and an archived run's completion may be for the event to
-#: count as a late duplicate of that run when Transcribe no longer knows the job.
-_SAME_RUN_WINDOW = timedelta(minutes=10)
+#: ArchiveError of a run whose archiving has started and not ended (or was cut off).
+UNDER_WAY: Final = "archiving under way (or cut off before it could record why)"
+#: ArchiveError prefix of a run an event reported that Transcribe no longer has.
+RUN_GONE: Final = "the run no longer exists"
+#: Events carry their time to the second; a run's CreationTime has milliseconds.
+_EVENT_RESOLUTION: Final = timedelta(seconds=1)
+#: Seconds between looks at a run whose event says it ended before the API does.
+_FINISH_POLLS: Final = (1.0, 2.0, 4.0)
 
 __all__ = ["ArchiveResult", "Archiver", "Deadline", "RetryPolicy"]
 
@@ -98,46 +108,80 @@ class Archiver:
     ) -> ArchiveResult:
         """Archive the run of ``job_name`` that an event (or a listing) reported.
 
-        Returns what happened. Raises RetryableArchiveError when the run could not be
-        finished now but might be later (so Lambda retries it, then parks it in the DLQ).
+        An event (``event_time``, ``event_status``) is matched only to a run it can have
+        reported: one created at or before the event, with the event's status. Returns what
+        the table now holds for that run. Raises RetryableArchiveError when the run could
+        not be finished now but might be later (the event is retried, then parked in a DLQ).
         """
         deadline = deadline or Deadline.default()
         try:
             job = self.jobs.describe(kind, job_name)
+            if event_time is not None and not job.finished and _may_report(job, event_time):
+                job = self._wait_until_finished(job, deadline)
         except JobNotFoundError as exc:
-            return self._record_missing(kind, job_name, event_time, event_status, str(exc))
-        if event_time is not None and job.created > event_time + timedelta(seconds=1):
+            if event_time is None:
+                raise
+            return self._reported_run_gone(
+                kind, job_name, event_time, event_status, f"Transcribe no longer knows it ({exc})"
+            )
+        if event_time is not None and not _may_report(job, event_time, event_status):
             # The name was reused: the run the event reported was deleted before we came.
-            return self._record_missing(
+            return self._reported_run_gone(
                 kind,
                 job_name,
                 event_time,
                 event_status,
-                f"the reported run no longer exists; the name now belongs to a run created "
-                f"{job.created_at}",
+                f"the name now belongs to a run created {job.created_at} ({job.status})",
             )
         if not job.finished:
-            logger.warning(
-                "job is not finished; nothing to archive yet",
-                extra={"job_name": job_name, "job_status": job.status},
-            )
-            return ArchiveResult(job_name, "NOT_FINISHED")
+            # Listed or asked for by name (backfill, sweep) while it still runs: its own
+            # event will come. Nothing to record yet.
+            raise JobNotFinishedError(f"{job_name}: Transcribe reports it {job.status}")
         return self._archive_run(job, deadline)
 
     def folder(self, job: JobDescription) -> str:
         """The run's folder in the archive bucket (docs/contract.md, "Archive layout")."""
         return f"{self.settings.archive_prefix}{job.name}/{folder_stamp(job.created)}/"
 
+    def _wait_until_finished(self, job: JobDescription, deadline: Deadline) -> JobDescription:
+        """The event says the run ended, the API does not yet (read lag): ask again briefly.
+
+        Raises JobNotFinishedError if it still runs, so that the event is retried: an event
+        is never acknowledged without a record.
+        """
+        for delay in _FINISH_POLLS:
+            if deadline.remaining() < delay + 10:
+                break
+            self._sleep(delay)
+            job = self.jobs.describe(job.kind, job.name)
+            if job.finished:
+                return job
+        raise JobNotFinishedError(
+            f"{job.name}: the event says the run ended, Transcribe still reports {job.status}; "
+            "will retry"
+        )
+
     def _archive_run(self, job: JobDescription, deadline: Deadline) -> ArchiveResult:
         folder = self.folder(job)
         owner = uuid.uuid4().hex
-        previous = self._take_lease(job.name, job.created_at, owner, deadline)
-        if previous is not None and previous.archived:
+        # What the item says from the moment the lease is taken (no ArchivedAt yet).
+        start = replace(
+            build_record(job, self.bucket.uri(folder), {}, {"archive": UNDER_WAY}),
+            archived_at=None,
+            retry_archive=True,
+        )
+        previous = self._take_lease(start, owner, deadline)
+        if previous is not None and previous.settled:
             self._metrics.add(Metric.DUPLICATES_SKIPPED, MetricUnit.Count, 1)
-            logger.info("run already archived; nothing copied", extra={"job_name": job.name})
-            return ArchiveResult(
-                job.name, "DUPLICATE", job.created_at, previous.archive_uri, record=previous
+            logger.info(
+                "run already settled; nothing copied",
+                extra={
+                    "job_name": job.name,
+                    "created_at": job.created_at,
+                    "archive_status": previous.archive_status,
+                },
             )
+            return _result(previous, "DUPLICATE")
         log_keys = {"job_name": job.name, "created_at": job.created_at}
         done = previous.stored_outputs() if previous is not None else {}
         report = CopyReport()
@@ -150,11 +194,18 @@ class Archiver:
             # once and copy only what this attempt did not.
             kept = done | report.stored
             try:
-                self._finish(job, folder, owner, kept, {"archive": _safe_reason(exc)})
+                self._finish(job, folder, owner, kept, {"archive": _safe_reason(exc)}, retry=True)
             except Exception:
                 logger.exception("could not record the failed attempt", extra=log_keys)
             raise
-        record = self._finish(job, folder, owner, report.stored, report.errors | report.retryable)
+        record, ours = self._finish(
+            job,
+            folder,
+            owner,
+            report.stored,
+            report.errors | report.retryable,
+            retry=bool(report.retryable),
+        )
         if report.link_refreshes:
             self._metrics.add(Metric.LINKS_REFRESHED, MetricUnit.Count, report.link_refreshes)
         if report.retryable:
@@ -162,6 +213,8 @@ class Archiver:
                 f"{job.name}: will retry: "
                 + "; ".join(f"{k}: {v}" for k, v in report.retryable.items())
             )
+        if not ours or record is None:
+            return self._lost_lease(record)
         self._report(job, record, report, previous)
         logger.info(
             "job run archived" if record.archived else "job run incomplete",
@@ -172,34 +225,42 @@ class Archiver:
                 "outputs": sorted(report.stored),
             },
         )
-        return ArchiveResult(
-            job.name,
-            "ARCHIVED" if record.archived else "INCOMPLETE",
-            job.created_at,
-            record.archive_uri,
-            report.errors,
-            record,
-        )
+        return _result(record, "ARCHIVED" if record.archived else "INCOMPLETE", report.errors)
+
+    def _lost_lease(self, held: HistoryRecord | None) -> ArchiveResult:
+        """Another invocation took the run over: report what the table holds, not our copy."""
+        if held is not None and held.settled:
+            logger.warning(
+                "lease lost to another invocation; its record stands",
+                extra={"job_name": held.job_name, "archive_status": held.archive_status},
+            )
+            return _result(held, "DUPLICATE")
+        if held is None or held.lease_is_live(time.time()) or held.archive_status is None:
+            # Still under way elsewhere (or gone): only a later look can tell the outcome.
+            raise RetryableArchiveError(
+                "another invocation took over this run before its record was written"
+            )
+        return _result(held, "INCOMPLETE", {"archive": held.archive_error or ""})
 
     # -- leases --------------------------------------------------------------------------
 
     def _take_lease(
-        self, name: str, created_at: str, owner: str, deadline: Deadline
+        self, start: HistoryRecord, owner: str, deadline: Deadline
     ) -> HistoryRecord | None:
         """Claim the run; wait while a concurrent delivery holds it. Returns the prior item."""
         delay = self._retry.busy_poll
         while True:
             now = time.time()
-            # The holder cannot outlive its own Lambda timeout; nor can we.
+            # Every run stops copying at its deadline (the function's and the CLI's alike)
+            # and records within seconds: the lease cannot run out while its holder writes.
             lease_until = now + max(deadline.remaining(), 0) + 90
-            claim, previous = self.table.claim(
-                name, created_at, owner, now=now, lease_until=lease_until
-            )
-            if claim in (Claim.CLAIMED, Claim.ALREADY_ARCHIVED):
+            claim, previous = self.table.claim(start, owner, now=now, lease_until=lease_until)
+            if claim in (Claim.CLAIMED, Claim.SETTLED):
                 return previous
             if deadline.remaining() < delay + 5:
                 raise RetryableArchiveError(
-                    f"{name}: another invocation is still archiving run {created_at}"
+                    f"{start.job_name}: another invocation is still archiving run "
+                    f"{start.created_at}"
                 )
             if previous is not None and previous.lease_is_live(now):
                 self._sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
@@ -215,38 +276,42 @@ class Archiver:
         owner: str,
         stored: Mapping[str, StoredObject],
         errors: Mapping[str, str],
-    ) -> HistoryRecord:
-        record = build_record(job, self.bucket.uri(folder), stored, errors)
-        if not self.table.complete(record, owner):
-            logger.warning(
-                "lease lost to another invocation; its record stands",
-                extra={"job_name": job.name, "created_at": job.created_at},
-            )
-        return record
+        *,
+        retry: bool,
+    ) -> tuple[HistoryRecord | None, bool]:
+        """Write the run's record while the lease is ours.
 
-    def _record_missing(
+        Returns the record the table holds now, and whether it is ours: an invocation that
+        lost its lease reports the other's record, never what it meant to write.
+        """
+        record = build_record(job, self.bucket.uri(folder), stored, errors)
+        if not record.archived:
+            record.retry_archive = retry
+        if self.table.complete(record, owner):
+            return record, True
+        return self.table.get_run(job.name, job.created_at), False
+
+    def _reported_run_gone(
         self,
         kind: JobKind,
         job_name: str,
-        event_time: datetime | None,
+        event_time: datetime,
         event_status: str | None,
-        reason: str,
+        why: str,
     ) -> ArchiveResult:
-        """The event's run is gone from Transcribe: record that, keyed by the event's time."""
-        if event_time is None:
-            raise JobNotFoundError(reason)
-        for run in self.table.runs(job_name):
-            if run.archived and run.completed_at:
-                gap = abs(parse_iso(run.completed_at) - event_time)
-                if gap <= _SAME_RUN_WINDOW:
-                    self._metrics.add(Metric.DUPLICATES_SKIPPED, MetricUnit.Count, 1)
-                    logger.info(
-                        "job gone from Transcribe, but this run is archived already",
-                        extra={"job_name": job_name, "created_at": run.created_at},
-                    )
-                    return ArchiveResult(
-                        job_name, "DUPLICATE", run.created_at, run.archive_uri, record=run
-                    )
+        """The event's run no longer exists at Transcribe: find it in the table, or record it.
+
+        A late or replayed event of a run the table already holds (whatever its status) adds
+        nothing; otherwise the run gets its own INCOMPLETE item keyed by the event's time.
+        """
+        held = self._run_reported(kind, job_name, event_time, event_status)
+        if held is not None:
+            self._metrics.add(Metric.DUPLICATES_SKIPPED, MetricUnit.Count, 1)
+            logger.info(
+                "late event of a run the table already holds; nothing added",
+                extra={"job_name": job_name, "created_at": held.created_at},
+            )
+            return _result(held, "DUPLICATE")
         stamp = iso_ms(event_time)
         record = HistoryRecord(
             job_name=job_name,
@@ -255,13 +320,33 @@ class Archiver:
             job_status=event_status,
             completed_at=stamp,  # the event fires on completion: the best time we have
             archive_status=INCOMPLETE,
-            archive_error=f"job not found at Transcribe: {reason}",
+            archive_error=f"{RUN_GONE}: {why}",
             archived_at=iso_ms(datetime.now(UTC)),
         )
-        self.table.put_if_absent(record)
+        if not self.table.put_if_absent(record):
+            # A concurrent delivery of the same event recorded it first.
+            held = self.table.get_run(job_name, stamp)
+            return _result(held or record, "DUPLICATE")
         self._metrics.add(Metric.JOBS_INCOMPLETE, MetricUnit.Count, 1)
-        logger.warning("job not found at Transcribe; recorded INCOMPLETE", extra=record.to_plain())
-        return ArchiveResult(job_name, "INCOMPLETE", stamp, None, {"job": reason}, record)
+        logger.warning(
+            "reported run no longer exists; recorded INCOMPLETE", extra=record.to_plain()
+        )
+        return _result(record, "INCOMPLETE", {"job": record.archive_error or ""})
+
+    def _run_reported(
+        self, kind: JobKind, job_name: str, event_time: datetime, event_status: str | None
+    ) -> HistoryRecord | None:
+        """The newest recorded run an event can have reported: created at or before the
+        event (its time has one-second resolution), with the event's status."""
+        latest = iso_ms(event_time + _EVENT_RESOLUTION)
+        candidates = [
+            run
+            for run in self.table.runs(job_name)
+            if run.kind is kind
+            and run.created_at <= latest
+            and (event_status is None or run.job_status in (None, event_status))
+        ]
+        return max(candidates, key=lambda r: r.created_at, default=None)
 
     def _report(
         self,
@@ -283,6 +368,26 @@ class Archiver:
         done_before = previous.outputs if previous is not None else {}
         new_bytes = sum(s.size for n, s in report.stored.items() if n not in done_before)
         add(Metric.BYTES_ARCHIVED, MetricUnit.Bytes, new_bytes)
+
+
+def _may_report(job: JobDescription, event_time: datetime, status: str | None = None) -> bool:
+    """Whether an event at ``event_time`` (with ``status``) can be about this run."""
+    if job.created > event_time + _EVENT_RESOLUTION:
+        return False
+    return status is None or not job.finished or job.status == status
+
+
+def _result(
+    record: HistoryRecord, outcome: Outcome, errors: Mapping[str, str] | None = None
+) -> ArchiveResult:
+    return ArchiveResult(
+        record.job_name,
+        outcome,
+        record.created_at,
+        record.archive_uri,
+        dict(errors or {}),
+        record,
+    )
 
 
 def _safe_reason(exc: BaseException) -> str:

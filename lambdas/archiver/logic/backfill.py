@@ -8,6 +8,7 @@ by :meth:`archiver.logic.archive.Archiver.archive_job`: the code the function ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,15 +16,23 @@ from datetime import datetime
 from typing import Final, Literal
 
 from archiver.contract import FINISHED_STATUSES, JobKind
-from archiver.errors import JobNotFoundError, RetryableArchiveError
+from archiver.deadline import Deadline
+from archiver.errors import JobNotFinishedError, JobNotFoundError, RetryableArchiveError
 from archiver.logic.archive import Archiver
 from archiver.models.jobs import ListedJob
 from archiver.sources.transcribe import LIST_RATE, RateLimiter, TranscribeJobs
 from archiver.store.history_table import HistoryTable
+from archiver.store.record import HistoryRecord
 
 FINISHED: Final = FINISHED_STATUSES
 
-Verdict = Literal["ALREADY_ARCHIVED", "ARCHIVED", "INCOMPLETE", "DUPLICATE", "FAILED", "PENDING"]
+Verdict = Literal[
+    "ALREADY_ARCHIVED", "SKIPPED", "ARCHIVED", "INCOMPLETE", "DUPLICATE", "FAILED", "PENDING"
+]
+#: Why a run the table holds needs no archiving now (None: archive it).
+SkipRule = Callable[[HistoryRecord, float], Verdict | None]
+#: A job started with less time than this left would be cut off; leave it for later.
+_MIN_TIME_FOR_A_JOB: Final = 20.0
 
 __all__ = ["Backfill", "BackfillReport", "JobResult", "ListedJob", "list_finished_jobs"]
 
@@ -34,6 +43,8 @@ class JobResult:
     verdict: Verdict
     #: Why a run is INCOMPLETE or FAILED, or (PENDING) what the table holds for it now.
     reason: str = ""
+    #: The table held nothing for the run before: no event archived it.
+    recovered: bool = False
 
 
 @dataclass
@@ -66,11 +77,16 @@ def list_finished_jobs(
     found: dict[tuple[JobKind, str], ListedJob] = {}
     for kind in kinds:
         for status in statuses:
-            for job in jobs.list_finished(kind, status, since=since, limiter=limiter):
+            for job in jobs.list_jobs(kind, status, since=since, limiter=limiter):
                 found.setdefault((kind, job.name), job)
                 if on_page is not None:
                     on_page(len(found))
     return sorted(found.values(), key=lambda j: (j.created, j.name), reverse=True)
+
+
+def skip_archived(item: HistoryRecord, now: float) -> Verdict | None:
+    """Backfill's rule: every run not ARCHIVED is archived (again)."""
+    return "ALREADY_ARCHIVED" if item.settled else None
 
 
 class Backfill:
@@ -82,40 +98,57 @@ class Backfill:
         archiver: Archiver | None = None,
         *,
         workers: int = 4,
+        skip: SkipRule = skip_archived,
     ) -> None:
-        """``archiver``: None for a dry run (look, never archive)."""
+        """``archiver``: None for a dry run (look, never archive). ``skip``: why a run the
+        table holds needs nothing now (None: archive it)."""
         self._table = table
         self._archiver = archiver
         self._workers = workers
+        self._skip = skip
 
     def run(
         self,
         jobs: list[ListedJob],
         *,
+        deadline: Deadline | None = None,
         on_result: Callable[[JobResult], None] | None = None,
     ) -> BackfillReport:
-        """One result per job, in the order of ``jobs``. Never raises for a single job."""
+        """One result per job, in the order of ``jobs``. Never raises for a single job.
+
+        With ``deadline`` (the function's), jobs not started in time are FAILED with the
+        reason; each job's own archiving stops at the same deadline.
+        """
         report = BackfillReport(listed=len(jobs))
         if not jobs:
             return report
         with ThreadPoolExecutor(
             max_workers=min(self._workers, len(jobs)), thread_name_prefix="backfill"
         ) as pool:
-            futures = [pool.submit(self._one, job, on_result) for job in jobs]
+            futures = [pool.submit(self._one, job, deadline, on_result) for job in jobs]
             report.results = [f.result() for f in futures]
         return report
 
-    def _one(self, job: ListedJob, on_result: Callable[[JobResult], None] | None) -> JobResult:
-        result = self._check_and_archive(job)
+    def _one(
+        self,
+        job: ListedJob,
+        deadline: Deadline | None,
+        on_result: Callable[[JobResult], None] | None,
+    ) -> JobResult:
+        if deadline is not None and deadline.remaining() < _MIN_TIME_FOR_A_JOB:
+            result = JobResult(job, "FAILED", "out of time before this job could start")
+        else:
+            result = self._check_and_archive(job, deadline)
         if on_result is not None:
             on_result(result)
         return result
 
-    def _check_and_archive(self, job: ListedJob) -> JobResult:
+    def _check_and_archive(self, job: ListedJob, deadline: Deadline | None) -> JobResult:
         try:
             item = self._table.get_run(job.name, job.created_at)
-            if item is not None and item.archived:
-                return JobResult(job, "ALREADY_ARCHIVED")
+            if item is not None and (verdict := self._skip(item, time.time())) is not None:
+                return JobResult(job, verdict, item.archive_error or "")
+            recovered = item is None
             if self._archiver is None:
                 held = (
                     "not in the table"
@@ -123,18 +156,18 @@ class Backfill:
                     else f"{item.archive_status or 'no status'}: "
                     f"{item.archive_error or 'no reason recorded'}"
                 )
-                return JobResult(job, "PENDING", held)
-            outcome = self._archiver.archive_job(job.name, kind=job.kind)
+                return JobResult(job, "PENDING", held, recovered=recovered)
+            outcome = self._archiver.archive_job(job.name, kind=job.kind, deadline=deadline)
         except JobNotFoundError as exc:
             return JobResult(job, "FAILED", f"deleted from Transcribe before archiving: {exc}")
+        except JobNotFinishedError:
+            return JobResult(job, "FAILED", "Transcribe reports the job as not finished")
         except RetryableArchiveError as exc:
-            return JobResult(job, "FAILED", f"could not finish now; run backfill again: {exc}")
+            return JobResult(job, "FAILED", f"could not finish now; try again later: {exc}")
         except Exception as exc:  # one job's fault must not stop the others
             return JobResult(job, "FAILED", describe_error(exc))
-        if outcome.outcome == "NOT_FINISHED":
-            return JobResult(job, "FAILED", "Transcribe reports the job as not finished")
         reason = "; ".join(f"{k}: {v}" for k, v in sorted(outcome.errors.items()))
-        return JobResult(job, outcome.outcome, reason)
+        return JobResult(job, outcome.outcome, reason, recovered=recovered)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -22,6 +22,7 @@ from archiver.deadline import Deadline
 from archiver.errors import (
     JobNotFoundError,
     LinkExpiredError,
+    OutOfTimeError,
     PermanentOutputError,
     RetryableArchiveError,
     TransientOutputError,
@@ -169,9 +170,9 @@ class OutputCopier:
                     "are deleted for accounts opted out of AI-service data use)"
                 )
             if deadline.expired():
-                raise RetryableArchiveError("out of time before the copy finished")
+                raise OutOfTimeError("out of time before the copy started")
             try:
-                return self._copy_link(planned.name, link, key, metadata)
+                return self._copy_link(planned.name, link, key, metadata, deadline)
             except LinkExpiredError as exc:
                 refreshes += 1
                 if refreshes > self._retry.max_link_refreshes:
@@ -210,7 +211,9 @@ class OutputCopier:
                 )
                 self._sleep(delay)
 
-    def _copy_link(self, name: str, link: str, key: str, metadata: dict[str, str]) -> StoredObject:
+    def _copy_link(
+        self, name: str, link: str, key: str, metadata: dict[str, str], deadline: Deadline
+    ) -> StoredObject:
         content_type = PlannedOutput(name, link).content_type
         source = None if is_presigned(link) else s3_location(link)
         if source is not None:
@@ -218,7 +221,10 @@ class OutputCopier:
                 name, source, key, content_type, metadata, self._settings.max_output_bytes
             )
         with self._fetcher.open(
-            link, max_bytes=self._settings.max_output_bytes, part_size=self._bucket.part_size
+            link,
+            max_bytes=self._settings.max_output_bytes,
+            part_size=self._bucket.part_size,
+            deadline=deadline,
         ) as opened:
             return self._bucket.upload_stream(name, key, opened.reader, content_type, metadata)
 

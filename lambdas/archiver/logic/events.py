@@ -18,7 +18,7 @@ from archiver.logic.archive import Archiver
 from archiver.models.events import JobEvent, TranscribeJobStateChange
 from archiver.observability import MetricsSink, logger
 
-EventVerdict = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "NOT_FINISHED", "REJECTED"]
+EventVerdict = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "REJECTED"]
 
 
 @dataclass(frozen=True)

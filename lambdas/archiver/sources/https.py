@@ -20,7 +20,13 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3.exceptions import HTTPError
 
-from archiver.errors import LinkExpiredError, PermanentOutputError, TransientOutputError
+from archiver.deadline import Deadline
+from archiver.errors import (
+    LinkExpiredError,
+    OutOfTimeError,
+    PermanentOutputError,
+    TransientOutputError,
+)
 from archiver.sources.links import LinkGuard, is_presigned, link_expiry, redact, strip_query
 
 if TYPE_CHECKING:
@@ -39,8 +45,15 @@ class StreamingReader:
     S3 composite checksum (multipart uploads) can be verified as well as a whole-object one.
     """
 
-    def __init__(self, response: BaseHTTPResponse, max_bytes: int, part_size: int) -> None:
+    def __init__(
+        self,
+        response: BaseHTTPResponse,
+        max_bytes: int,
+        part_size: int,
+        deadline: Deadline | None = None,
+    ) -> None:
         self._response = response
+        self._deadline = deadline
         self._max_bytes = max_bytes
         self._part_size = part_size
         self._sha256 = hashlib.sha256()
@@ -53,6 +66,12 @@ class StreamingReader:
         # read() without a size means "the rest": s3transfer asks that only once it has seen
         # the end of the stream, and MAX_OUTPUT_BYTES bounds it in any case.
         wanted = self._max_bytes + 1 if amount is None or amount < 0 else amount
+        if self._deadline is not None and self._deadline.expired():
+            # Checked on every part, not only between attempts: the run records where it
+            # stopped before Lambda's own timeout kills it without a word.
+            raise OutOfTimeError(
+                f"out of time after {self.bytes_read} bytes; the copy restarts on retry"
+            )
         chunks: list[bytes] = []
         try:
             while wanted > 0:
@@ -136,7 +155,9 @@ class LinkFetcher:
         )
 
     @contextmanager
-    def open(self, url: str, *, max_bytes: int, part_size: int) -> Iterator[OpenedLink]:
+    def open(
+        self, url: str, *, max_bytes: int, part_size: int, deadline: Deadline | None = None
+    ) -> Iterator[OpenedLink]:
         """Yield a reader over the link's body, or raise an OutputError saying why not."""
         self._guard.check(url)
         expiry = link_expiry(url)
@@ -150,7 +171,7 @@ class LinkFetcher:
                 raise PermanentOutputError(
                     f"output is {length} bytes, over MAX_OUTPUT_BYTES ({max_bytes}): not copied"
                 )
-            yield OpenedLink(StreamingReader(response, max_bytes, part_size), length)
+            yield OpenedLink(StreamingReader(response, max_bytes, part_size, deadline), length)
         finally:
             if response.status == 200 and response.length_remaining == 0:
                 response.release_conn()  # fully read: the connection can be reused

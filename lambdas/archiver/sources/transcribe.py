@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from archiver.contract import FINISHED_STATUSES, JobKind
+from archiver.contract import JobKind
 from archiver.errors import JobNotFoundError
 from archiver.models.jobs import JobDescription, ListedJob
 
@@ -126,7 +126,7 @@ class TranscribeJobs:
             raise
         return describe_raw(kind, response[api.job_key])
 
-    def list_finished(
+    def list_jobs(
         self,
         kind: JobKind,
         status: str,
@@ -134,7 +134,8 @@ class TranscribeJobs:
         since: datetime | None,
         limiter: RateLimiter,
     ) -> Iterator[ListedJob]:
-        """Jobs of ``kind`` with ``status`` created at or after ``since``, newest first.
+        """Jobs of ``kind`` with ``status`` (QUEUED, IN_PROGRESS, COMPLETED or FAILED)
+        created at or after ``since``, newest first.
 
         The service lists newest CreationTime first, but does not document that order: each
         job is filtered on its own CreationTime, and paging stops early only while the pages
@@ -151,7 +152,7 @@ class TranscribeJobs:
             for summary in page.get(api.summaries_key, []):
                 created = summary.get("CreationTime")
                 listed_status = summary.get(api.status_key)
-                if created is None or listed_status not in FINISHED_STATUSES:
+                if created is None or listed_status != status:
                     continue
                 if previous is not None and created > previous:
                     newest_first = False

@@ -10,20 +10,25 @@ Two deliveries of one event, in sequence or at once, therefore copy once and wri
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from archiver.contract import ARCHIVED, PARTITION_KEY, SORT_KEY
+from archiver.contract import ARCHIVED, PARTITION_KEY, PURGED, SORT_KEY, JobKind
 from archiver.store.record import HistoryRecord, to_dynamo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+#: The partition of the sweep's watermark items: '#' is never part of a job name, and the
+#: items have no JobStatus, so no history question ever lists them.
+SWEEP_ITEM: Final = "#sweep"
+
+
 class Claim(enum.Enum):
     CLAIMED = "claimed"
-    ALREADY_ARCHIVED = "already-archived"
+    SETTLED = "settled"  # ARCHIVED (or PURGED): nothing more to do for the run
     BUSY = "busy"  # another invocation holds a live lease on the run
 
 
@@ -59,30 +64,56 @@ class HistoryTable:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def claim(
-        self, job_name: str, created_at: str, owner: str, *, now: float, lease_until: float
+        self, start: HistoryRecord, owner: str, *, now: float, lease_until: float
     ) -> tuple[Claim, HistoryRecord | None]:
-        """Take the run's lease. Returns the outcome and the item as it was before."""
+        """Take the run's lease. Returns the outcome and the item as it was before.
+
+        With the lease, the item gets what is already known of the run (``start``: status,
+        times, languages, ArchiveStatus INCOMPLETE with the reason "under way"), so a run cut
+        off before its final record is still listed, by every index, from the first moment.
+        Outputs an earlier attempt archived are kept as they are.
+        """
+        known = {
+            k: v
+            for k, v in start.to_plain().items()
+            if k not in (PARTITION_KEY, SORT_KEY, "Outputs")
+        }
+        names = {f"#a{i}": k for i, k in enumerate(known)}
+        values = {f":a{i}": v for i, v in enumerate(known.values())}
+        sets = [f"{n} = {v}" for n, v in zip(names, values, strict=True)]
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": _key(start.job_name, start.created_at),
+            "UpdateExpression": "SET "
+            + ", ".join(["LeaseOwner = :owner", "LeaseExpiresAt = :until", *sets]),
+            "ConditionExpression": (
+                "attribute_not_exists(JobName) OR ("
+                "(attribute_not_exists(ArchiveStatus) OR NOT ArchiveStatus IN "
+                "(:archived, :purged)) AND "
+                "(attribute_not_exists(LeaseExpiresAt) OR LeaseExpiresAt < :now))"
+            ),
+            "ExpressionAttributeValues": to_dynamo(
+                {
+                    ":owner": owner,
+                    ":until": lease_until,
+                    ":archived": ARCHIVED,
+                    ":purged": PURGED,
+                    ":now": now,
+                }
+                | values
+            ),
+            "ReturnValues": "ALL_OLD",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
         try:
-            response = self._db.update_item(
-                TableName=self.name,
-                Key=_key(job_name, created_at),
-                UpdateExpression="SET LeaseOwner = :owner, LeaseExpiresAt = :until",
-                ConditionExpression=(
-                    "attribute_not_exists(JobName) OR ("
-                    "(attribute_not_exists(ArchiveStatus) OR ArchiveStatus <> :archived) AND "
-                    "(attribute_not_exists(LeaseExpiresAt) OR LeaseExpiresAt < :now))"
-                ),
-                ExpressionAttributeValues=to_dynamo(
-                    {":owner": owner, ":until": lease_until, ":archived": ARCHIVED, ":now": now}
-                ),
-                ReturnValues="ALL_OLD",
-            )
+            response = self._db.update_item(**request)
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-            current = self.get_run(job_name, created_at)
-            if current is not None and current.archived:
-                return Claim.ALREADY_ARCHIVED, current
+            current = self.get_run(start.job_name, start.created_at)
+            if current is not None and current.settled:
+                return Claim.SETTLED, current
             return Claim.BUSY, current
         old = response.get("Attributes")
         return Claim.CLAIMED, HistoryRecord.from_item(old) if old else None
@@ -98,6 +129,27 @@ class HistoryTable:
     def put_if_absent(self, record: HistoryRecord) -> bool:
         """Write a record unless the run already has one (no lease needed: no copying)."""
         return self._put(record, ConditionExpression="attribute_not_exists(JobName)")
+
+    # -- the sweep's watermark ------------------------------------------------------------
+
+    def sweep_floor(self, kind: JobKind) -> str | None:
+        """Where the last sweep of ``kind`` left off: every job created before it was
+        finished and swept then (ISO time), or None before the first sweep."""
+        response = self._db.get_item(
+            TableName=self.name, Key=_key(SWEEP_ITEM, kind.value), ConsistentRead=True
+        )
+        item = response.get("Item") or {}
+        floor = item.get("Floor", {}).get("S")
+        return str(floor) if floor else None
+
+    def set_sweep_floor(self, kind: JobKind, floor: str, swept_at: str) -> None:
+        self._db.put_item(
+            TableName=self.name,
+            Item=to_dynamo(
+                {PARTITION_KEY: SWEEP_ITEM, SORT_KEY: kind.value, "Floor": floor}
+                | {"SweptAt": swept_at}
+            ),
+        )
 
     def _put(self, record: HistoryRecord, **condition: Any) -> bool:
         try:

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from archiver.contract import ARCHIVED, JobKind
+from archiver.contract import ARCHIVED, PURGED, JobKind
 from archiver.models.outputs import StoredObject
 
 _serializer = TypeSerializer()
@@ -51,6 +51,9 @@ class HistoryRecord:
     # Concurrency control (see store/history_table.py): never shown to users.
     lease_owner: str | None = None
     lease_expires_at: float | None = None
+    #: INCOMPLETE for a reason that trying again may cure (a fault, time ran out, cut
+    #: off): the sweep tries again. Permanent reasons (a null link) are left alone.
+    retry_archive: bool | None = None
     #: Attributes this version does not know, kept as read.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -62,6 +65,11 @@ class HistoryRecord:
     @property
     def archived(self) -> bool:
         return self.archive_status == ARCHIVED
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more will be archived for this run: ARCHIVED, or erased with purge."""
+        return self.archive_status in (ARCHIVED, PURGED)
 
     def lease_is_live(self, now: float) -> bool:
         return self.lease_expires_at is not None and self.lease_expires_at >= now
@@ -125,7 +133,7 @@ _ATTRIBUTES: Final = {
     for f in fields(HistoryRecord)
     if f.name != "extra"
 }
-_INTERNAL: Final = frozenset({"lease_owner", "lease_expires_at"})
+_INTERNAL: Final = frozenset({"lease_owner", "lease_expires_at", "retry_archive"})
 
 
 def to_dynamo(values: dict[str, Any]) -> dict[str, Any]:

@@ -113,8 +113,11 @@ def test_given_pages_out_of_order_when_listing_since_then_every_page_is_read_and
     transcribe: tuple[Any, Stubber],
 ) -> None:
     client, stubber = transcribe
-    page1 = [summary("old", T0 - timedelta(days=3)), summary("new-1", T0)]  # not newest first
-    page2 = [summary("new-2", T0 - timedelta(hours=1))]
+    page1 = [  # not newest first
+        summary("old", T0 - timedelta(days=3), "FAILED"),
+        summary("new-1", T0, "FAILED"),
+    ]
+    page2 = [summary("new-2", T0 - timedelta(hours=1), "FAILED")]
     stubber.add_response(
         "list_transcription_jobs",
         {"TranscriptionJobSummaries": page1, "NextToken": "t1"},

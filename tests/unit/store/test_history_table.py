@@ -12,6 +12,17 @@ from archiver.store.record import HistoryRecord
 KEY = ("call-1", "2026-11-23T10:15:02.123Z")
 
 
+#: What an invocation knows of the run when it takes the lease.
+START = HistoryRecord(
+    job_name=KEY[0],
+    created_at=KEY[1],
+    job_status="COMPLETED",
+    completed_at="2026-11-23T10:16:40.000Z",
+    archive_status="INCOMPLETE",
+    archive_error="archiving under way",
+)
+
+
 def record(status: str, **extra: Any) -> HistoryRecord:
     return HistoryRecord.from_plain(
         {"JobName": KEY[0], "CreatedAt": KEY[1], "ArchiveStatus": status} | extra
@@ -20,8 +31,8 @@ def record(status: str, **extra: Any) -> HistoryRecord:
 
 def test_given_a_new_run_when_claimed_twice_then_the_second_is_busy(aws: dict[str, Any]) -> None:
     table = HistoryTable(aws["dynamodb"], aws["table"])
-    first, before = table.claim(*KEY, "owner-a", now=100.0, lease_until=200.0)
-    second, seen = table.claim(*KEY, "owner-b", now=101.0, lease_until=201.0)
+    first, before = table.claim(START, "owner-a", now=100.0, lease_until=200.0)
+    second, seen = table.claim(START, "owner-b", now=101.0, lease_until=201.0)
     assert (first, before) == (Claim.CLAIMED, None)
     assert second is Claim.BUSY
     assert seen is not None and seen.lease_owner == "owner-a"
@@ -31,8 +42,8 @@ def test_given_an_expired_lease_when_claimed_then_the_new_owner_takes_over(
     aws: dict[str, Any],
 ) -> None:
     table = HistoryTable(aws["dynamodb"], aws["table"])
-    table.claim(*KEY, "owner-a", now=100.0, lease_until=200.0)
-    claim, _ = table.claim(*KEY, "owner-b", now=250.0, lease_until=400.0)
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
+    claim, _ = table.claim(START, "owner-b", now=250.0, lease_until=400.0)
     assert claim is Claim.CLAIMED
     assert not table.complete(record(ARCHIVED), "owner-a")  # the dead owner may not write
     assert table.complete(record(ARCHIVED), "owner-b")
@@ -45,19 +56,19 @@ def test_given_an_archived_run_when_claimed_then_it_is_reported_archived(
     aws: dict[str, Any],
 ) -> None:
     table = HistoryTable(aws["dynamodb"], aws["table"])
-    table.claim(*KEY, "owner-a", now=100.0, lease_until=200.0)
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
     stored = StoredObject("job.json", "s3://b/p/job.json", 3, "ab" * 32, "application/json")
     table.complete(record(ARCHIVED, Outputs={"job.json": stored.as_record()}), "owner-a")
-    claim, item = table.claim(*KEY, "owner-b", now=999.0, lease_until=2000.0)
-    assert claim is Claim.ALREADY_ARCHIVED
+    claim, item = table.claim(START, "owner-b", now=999.0, lease_until=2000.0)
+    assert claim is Claim.SETTLED
     assert item is not None and item.outputs == {"job.json": stored}
 
 
 def test_given_an_incomplete_run_when_claimed_then_it_can_be_retried(aws: dict[str, Any]) -> None:
     table = HistoryTable(aws["dynamodb"], aws["table"])
-    table.claim(*KEY, "owner-a", now=100.0, lease_until=200.0)
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
     table.complete(record(INCOMPLETE, ArchiveError="x"), "owner-a")
-    claim, before = table.claim(*KEY, "owner-b", now=120.0, lease_until=300.0)
+    claim, before = table.claim(START, "owner-b", now=120.0, lease_until=300.0)
     assert claim is Claim.CLAIMED
     assert before is not None and before.archive_status == INCOMPLETE
 
