@@ -31,6 +31,8 @@ KEY_LOG_RETENTION_DAYS: Final = "logRetentionDays"
 KEY_GLACIER_AFTER_DAYS: Final = "transitionToGlacierAfterDays"
 KEY_POWERTOOLS_VERSION: Final = "powertoolsVersion"
 KEY_POWERTOOLS_LAYER_ARN: Final = "powertoolsLayerArn"
+KEY_SOURCE_KMS_KEY_ARNS: Final = "sourceKmsKeyArns"
+KEY_SWEEP_SCHEDULE: Final = "sweepSchedule"
 
 ALL_KEYS: Final = (
     KEY_STACK_NAME,
@@ -47,6 +49,8 @@ ALL_KEYS: Final = (
     KEY_GLACIER_AFTER_DAYS,
     KEY_POWERTOOLS_VERSION,
     KEY_POWERTOOLS_LAYER_ARN,
+    KEY_SOURCE_KMS_KEY_ARNS,
+    KEY_SWEEP_SCHEDULE,
 )
 
 DEFAULT_STACK_NAME: Final = "TranscribeArchiver"
@@ -54,6 +58,10 @@ DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
 DEFAULT_RESERVED_CONCURRENCY: Final = 10
 DEFAULT_MEMORY_SIZE: Final = 512
 DEFAULT_LOG_RETENTION_DAYS: Final = 365
+#: Minutes between sweeps: how long a job whose event was lost waits to be archived.
+DEFAULT_SWEEP_MINUTES: Final = 15
+_MIN_SWEEP_MINUTES: Final = 5
+_MAX_SWEEP_MINUTES: Final = 1440
 #: Keep in step with aws-lambda-powertools in requirements.txt: the runtime code is tested
 #: against that version locally and runs on this one in Lambda.
 DEFAULT_POWERTOOLS_VERSION: Final = "3.37.0"
@@ -134,6 +142,9 @@ class ArchiverConfig:
     transition_to_glacier_after_days: int | None = None
     powertools_version: str = DEFAULT_POWERTOOLS_VERSION
     powertools_layer_arn: str | None = None
+    #: Customer-managed keys that encrypt the team's Transcribe output buckets.
+    source_kms_key_arns: tuple[str, ...] = ()
+    sweep_minutes: int = DEFAULT_SWEEP_MINUTES
 
     @property
     def adopts_bucket(self) -> bool:
@@ -181,6 +192,8 @@ class ArchiverConfig:
             powertools_layer_arn=_optional_match(
                 ctx, KEY_POWERTOOLS_LAYER_ARN, _LAYER_ARN_RE, _LAYER_HINT
             ),
+            source_kms_key_arns=_source_kms_key_arns(ctx),
+            sweep_minutes=_sweep_minutes(ctx),
         )
 
 
@@ -360,3 +373,53 @@ def _log_retention(ctx: Mapping[str, Any]) -> int:
             KEY_LOG_RETENTION_DAYS, f"must be one of CloudWatch's values: {allowed}", days
         )
     return days
+
+
+def _source_kms_key_arns(ctx: Mapping[str, Any]) -> tuple[str, ...]:
+    value = _raw(ctx, KEY_SOURCE_KMS_KEY_ARNS)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        arns = [part.strip() for part in value.split(",")]
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        arns = [item.strip() for item in value]
+    else:
+        raise ConfigError(
+            KEY_SOURCE_KMS_KEY_ARNS,
+            "must be a list of KMS key ARNs or a comma-separated string",
+            value,
+        )
+    result: list[str] = []
+    for arn in arns:
+        if not arn:
+            continue
+        if not _KMS_KEY_ARN_RE.fullmatch(arn):
+            raise ConfigError(KEY_SOURCE_KMS_KEY_ARNS, f"entry {arn!r} {_KMS_HINT}", value)
+        if arn not in result:
+            result.append(arn)
+    return tuple(result)
+
+
+_RATE_RE: Final = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_RATE_MINUTES: Final = {"minute": 1, "hour": 60, "day": 1440}
+
+
+def _sweep_minutes(ctx: Mapping[str, Any]) -> int:
+    """Minutes between sweeps: a whole number, or a rate such as ``rate(1 hour)``."""
+    value = _raw(ctx, KEY_SWEEP_SCHEDULE)
+    if value is None:
+        return DEFAULT_SWEEP_MINUTES
+    hint = (
+        f"must be minutes ({_MIN_SWEEP_MINUTES}-{_MAX_SWEEP_MINUTES}) or a rate such as "
+        "'rate(15 minutes)' or 'rate(1 hour)'"
+    )
+    minutes: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        minutes = value
+    elif isinstance(value, str) and re.fullmatch(r"\d+", value):
+        minutes = int(value)
+    elif isinstance(value, str) and (match := _RATE_RE.fullmatch(value)):
+        minutes = int(match.group(1)) * _RATE_MINUTES[match.group(2).rstrip("s")]
+    if minutes is None or not _MIN_SWEEP_MINUTES <= minutes <= _MAX_SWEEP_MINUTES:
+        raise ConfigError(KEY_SWEEP_SCHEDULE, hint, value)
+    return minutes

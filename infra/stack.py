@@ -13,6 +13,7 @@ from infra.constructs.archive_storage import ArchiveStorage
 from infra.constructs.archiver_function import TIMEOUT, ArchiverFunction
 from infra.constructs.event_rule import JobStateChangeRule
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.sweep_schedule import SweepSchedule
 
 
 class ArchiverStack(Stack):
@@ -36,6 +37,9 @@ class ArchiverStack(Stack):
         )
         self.rule = JobStateChangeRule(
             self, "JobStateChange", function=self.archiver.function, key=key
+        )
+        self.sweep = SweepSchedule(
+            self, "Sweep", function=self.archiver.function, minutes=config.sweep_minutes
         )
         self.monitoring = Monitoring(
             self,

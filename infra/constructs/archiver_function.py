@@ -212,6 +212,12 @@ class ArchiverFunction(Construct):
                     )
                 ],
             ),
+            # The sweep lists finished (and unfinished) jobs; List actions take no resource.
+            iam.PolicyStatement(
+                sid="ListTranscriptionJobs",
+                actions=["transcribe:ListTranscriptionJobs"],
+                resources=["*"],
+            ),
             # CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all
             # authorized by s3:PutObject.
             iam.PolicyStatement(
@@ -252,6 +258,19 @@ class ArchiverFunction(Construct):
                     resources=[_objects_arn(stack, bucket) for bucket in config.source_buckets],
                 )
             )
+        if config.source_kms_key_arns:
+            # Copies from output buckets encrypted with the team's own keys: decrypt only,
+            # and only when S3 asks on the function's behalf.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DecryptTranscribeOutputs",
+                    actions=["kms:Decrypt"],
+                    resources=list(config.source_kms_key_arns),
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}
+                    },
+                )
+            )
         if key is not None:
             # Only through the services whose data the key protects for this function.
             statements.append(
@@ -282,8 +301,8 @@ class ArchiverFunction(Construct):
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
                 reason=(
-                    "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level "
-                    "permissions; CDK adds them for active tracing."
+                    "X-Ray PutTraceSegments/PutTelemetryRecords and Transcribe "
+                    "ListTranscriptionJobs (the sweep) support no resource-level permissions."
                 ),
                 applies_to=["Resource::*"],
             ),

@@ -89,6 +89,15 @@ class Monitoring(Construct):
             "Re-archive with `transcribe-archiver backfill --since <time>`.",
         )
         self._alarm(
+            "JobsIncomplete",
+            archiver_metric(contract.Metric.JOBS_INCOMPLETE),
+            "A job run was recorded INCOMPLETE (a missing or refused output, a job deleted "
+            "before archiving) although no invocation failed. Run "
+            "`transcribe-archiver history list --since <time> --output json` and read the "
+            "ArchiveError of the INCOMPLETE runs; fix the cause (sourceBuckets, "
+            "sourceKmsKeyArns, MAX_OUTPUT_BYTES), then `transcribe-archiver backfill`.",
+        )
+        self._alarm(
             "EventsRejected",
             archiver_metric(contract.Metric.EVENTS_REJECTED),
             "Informational: the archiver received events it does not handle (wrong source, "
@@ -186,6 +195,7 @@ class Monitoring(Construct):
                     archiver_metric(contract.Metric.JOBS_INCOMPLETE),
                     archiver_metric(contract.Metric.JOBS_FAILED_AT_TRANSCRIBE),
                     archiver_metric(contract.Metric.DUPLICATES_SKIPPED),
+                    archiver_metric(contract.Metric.JOBS_RECOVERED_BY_SWEEP),
                 ],
             ),
             _graph(

@@ -5,7 +5,8 @@ Three configurations cover the issues between them:
 * ``default``: cdk.json exactly as committed.
 * ``adopted``: an existing bucket and table, a custom prefix, a pinned layer ARN.
 * ``hardened``: a customer-managed key, alarm e-mail, Glacier transition, source buckets
-  and every number given as a string, the way ``-c key=value`` delivers it.
+  and their KMS key, an hourly sweep, and every number given as a string, the way
+  ``-c key=value`` delivers it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from infra.stack import ArchiverStack
 ROOT = Path(__file__).resolve().parents[2]
 
 KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SOURCE_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/9999abcd-12ab-34cd-56ef-1234567890ab"
 LAYER_ARN = (
     "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27"
 )
@@ -46,6 +48,8 @@ HARDENED: dict[str, Any] = {
     "memorySize": "1024",
     "logRetentionDays": "30",
     "archiveUnredacted": "false",
+    "sourceKmsKeyArns": SOURCE_KEY_ARN,
+    "sweepSchedule": "rate(1 hour)",
 }
 
 
@@ -82,6 +86,11 @@ class Synth:
         matches = [i for i in self.resources(resource_type) if i.startswith(prefix)]
         assert len(matches) == 1, f"{resource_type} starting {prefix!r}: {matches}"
         return matches[0]
+
+    def named(self, resource_type: str, prefix: str) -> tuple[str, dict[str, Any]]:
+        """The one resource of that type whose logical ID starts with ``prefix``."""
+        logical_id = self.logical_id(resource_type, prefix)
+        return logical_id, self.resources(resource_type)[logical_id]
 
 
 def synthesize(overrides: Mapping[str, Any], outdir: Path) -> Synth:

@@ -131,6 +131,13 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("archiveUnredacted", "yes", "true or false"),
     ("powertoolsVersion", "v3", "version like"),
     ("powertoolsLayerArn", "AWSLambdaPowertoolsPythonV3:27", "layer version ARN"),
+    ("sourceKmsKeyArns", "alias/team-key", "KMS key ARN"),
+    ("sourceKmsKeyArns", {"key": "x"}, "list of KMS key ARNs"),
+    ("sweepSchedule", 2, "5-1440"),
+    ("sweepSchedule", "rate(30 seconds)", "rate("),
+    ("sweepSchedule", "cron(0 * * * ? *)", "rate("),
+    ("sweepSchedule", "rate(2 days)", "5-1440"),
+    ("sweepSchedule", True, "minutes"),
 ]
 
 
@@ -161,3 +168,19 @@ def test_given_each_accepted_retention_then_the_log_group_can_express_it(days: i
     config = ArchiverConfig.from_mapping({"logRetentionDays": days})
 
     assert retention_days(config.log_retention_days).name
+
+
+@pytest.mark.parametrize(
+    ("value", "minutes"),
+    [(15, 15), ("30", 30), ("rate(1 hour)", 60), ("rate(45 minutes)", 45), ("rate(1 day)", 1440)],
+)
+def test_given_a_sweep_schedule_then_it_is_read_as_minutes(value: Any, minutes: int) -> None:
+    assert ArchiverConfig.from_mapping({"sweepSchedule": value}).sweep_minutes == minutes
+
+
+def test_given_source_kms_keys_as_a_string_or_list_then_they_are_kept_once_each() -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert ArchiverConfig.from_mapping(
+        {"sourceKmsKeyArns": f"{key}, {key}"}
+    ).source_kms_key_arns == (key,)
+    assert ArchiverConfig.from_mapping({"sourceKmsKeyArns": [key]}).source_kms_key_arns == (key,)

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.infra
 def test_given_every_configuration_then_rule_matches_contract_pattern_on_default_bus(
     each: Synth,
 ) -> None:
-    _, rule = each.only("AWS::Events::Rule")
+    _, rule = each.named("AWS::Events::Rule", "JobStateChangeRule")
 
     assert rule["Properties"]["EventPattern"] == contract.TRANSCRIPTION_EVENT_PATTERN
     assert rule["Properties"]["State"] == "ENABLED"
@@ -24,7 +24,7 @@ def test_given_every_configuration_then_rule_matches_contract_pattern_on_default
 def test_given_every_configuration_then_rule_targets_function_with_dlq_and_retries(
     each: Synth,
 ) -> None:
-    _, rule = each.only("AWS::Events::Rule")
+    _, rule = each.named("AWS::Events::Rule", "JobStateChangeRule")
     function_id, _ = each.only("AWS::Lambda::Function")
     dlq_id = each.logical_id("AWS::SQS::Queue", "JobStateChangeTargetDeadLetterQueue")
 
@@ -40,11 +40,15 @@ def test_given_every_configuration_then_rule_targets_function_with_dlq_and_retri
 def test_given_default_config_then_only_this_rule_may_invoke_or_fill_the_dlq(
     default: Synth,
 ) -> None:
-    rule_id, _ = default.only("AWS::Events::Rule")
+    rule_id, _ = default.named("AWS::Events::Rule", "JobStateChangeRule")
     function_id, _ = default.only("AWS::Lambda::Function")
     dlq_id = default.logical_id("AWS::SQS::Queue", "JobStateChangeTargetDeadLetterQueue")
 
-    (permission,) = default.resources("AWS::Lambda::Permission").values()
+    (permission,) = [
+        p
+        for p in default.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    ]
     assert permission["Properties"] == {
         "Action": "lambda:InvokeFunction",
         "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},

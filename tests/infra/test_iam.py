@@ -8,6 +8,7 @@ import pytest
 
 from tests.infra.conftest import (
     KMS_KEY_ARN,
+    SOURCE_KEY_ARN,
     Synth,
     as_list,
     function_statements,
@@ -139,12 +140,24 @@ def test_given_every_configuration_then_history_table_access_is_item_level_only(
     assert _resources(statement) == {table, f"{table}/index/*"}
 
 
-def test_given_every_configuration_then_transcribe_access_is_get_job_only(each: Synth) -> None:
-    (statement,) = _by_action(function_statements(each), "transcribe:")
+def test_given_every_configuration_then_transcribe_access_is_get_and_list_jobs_only(
+    each: Synth,
+) -> None:
+    statements = _by_action(function_statements(each), "transcribe:")
+    allowed = {
+        (action, resource)
+        for statement in statements
+        for action in as_list(statement["Action"])
+        for resource in _resources(statement)
+    }
 
-    assert as_list(statement["Action"]) == ["transcribe:GetTranscriptionJob"]
-    assert _resources(statement) == {
-        "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/*"
+    assert allowed == {
+        (
+            "transcribe:GetTranscriptionJob",
+            "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/*",
+        ),
+        # The sweep's listing: List actions support no resource-level permissions.
+        ("transcribe:ListTranscriptionJobs", "*"),
     }
 
 
@@ -172,7 +185,11 @@ def test_given_no_kms_key_then_no_statement_mentions_kms(default: Synth, adopted
 def test_given_kms_key_then_function_may_use_only_that_key_through_its_services(
     hardened: Synth,
 ) -> None:
-    kms_statements = [s for _, s in policy_statements(hardened) if _by_action([s], "kms:")]
+    kms_statements = [
+        s
+        for _, s in policy_statements(hardened)
+        if _by_action([s], "kms:") and KMS_KEY_ARN in as_list(s["Resource"])
+    ]
 
     assert len(kms_statements) == 1
     (statement,) = kms_statements
@@ -190,3 +207,22 @@ def test_given_kms_key_then_function_may_use_only_that_key_through_its_services(
         "dynamodb.<AWS::Region>.amazonaws.com",
         "sqs.<AWS::Region>.amazonaws.com",
     }
+
+
+def test_given_source_kms_keys_then_function_may_only_decrypt_with_them_through_s3(
+    hardened: Synth, default: Synth
+) -> None:
+    decrypting = [
+        s for _, s in policy_statements(hardened) if SOURCE_KEY_ARN in as_list(s["Resource"])
+    ]
+
+    assert len(decrypting) == 1
+    (statement,) = decrypting
+    assert statement in function_statements(hardened)
+    assert as_list(statement["Action"]) == ["kms:Decrypt"]
+    assert as_list(statement["Resource"]) == [SOURCE_KEY_ARN]
+    via = render(statement["Condition"]["StringEquals"]["kms:ViaService"])
+    assert via == "s3.<AWS::Region>.amazonaws.com"
+    assert not any(
+        _by_action([s], "kms:Decrypt") for s in function_statements(default)
+    )  # without sourceKmsKeyArns: no decrypt at all
