@@ -28,7 +28,7 @@ demo: $(STAMPS)/venv
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambdas infra app.py tests $(wildcard benchmarks)
+	$(VENV)/bin/mypy lambdas local_aws infra app.py tests $(wildcard benchmarks)
 
 test-unit: $(STAMPS)/venv
 	$(PY) -m pytest tests/unit -q

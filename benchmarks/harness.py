@@ -6,7 +6,7 @@ suite's own process and creates a fresh archive bucket and history table for the
 with the archiver's contract environment pointing at those servers, so that what the
 worker measures about itself (time, peak RSS) belongs to the function alone.
 
-Both local servers set TCP_NODELAY (in tests/support), as real endpoints behave: without
+Both local servers set TCP_NODELAY (in local_aws), as real endpoints behave: without
 it some requests stall ~40 ms on delayed ACKs.
 """
 
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Self
 from archiver.store.history_table import from_dynamo
 from botocore.exceptions import ClientError
 
-from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.transcribe_double import FakeTranscribe
+from local_aws.archive_env import ArchiveEnv, drop_archive, new_archive
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.transcribe.double import FakeTranscribe
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

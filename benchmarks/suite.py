@@ -34,8 +34,8 @@ from benchmarks.results import (
     render_table,
     write_json,
 )
-from tests.support.transcribe_content import GeneratedContent
-from tests.support.transcribe_double import OUTPUTS, Fault
+from local_aws.transcribe.content import GeneratedContent
+from local_aws.transcribe.double import OUTPUTS, Fault
 
 HERE = Path(__file__).resolve().parent
 

@@ -39,7 +39,7 @@ from archiver.store.archive_bucket import PART_SIZE, ArchiveBucket  # noqa: E402
 from boto3.s3.transfer import TransferConfig  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from tests.support.lambda_context import FakeLambdaContext  # noqa: E402
+from local_aws.lambda_context import FakeLambdaContext  # noqa: E402
 
 KiB = 1024
 

@@ -17,7 +17,6 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import boto3
@@ -581,12 +580,16 @@ def _replay(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _demo(args: argparse.Namespace, out: Console, err: Console) -> int:
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "tests" / "support" / "demo.py").is_file():
-        raise RunError("demo needs a source checkout of transcribe-archiver")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from tests.support.demo import main as demo_main  # noqa: PLC0415
+    # Imported only here: local_aws (moto, the Transcribe double) is development tooling
+    # that a deployed function or a plain install of the CLI never needs.
+    try:
+        from local_aws.demo import main as demo_main  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "local_aws":
+            raise
+        raise RunError(
+            "the demo needs the local_aws package from a source checkout: pip install -e ."
+        ) from exc
 
     return int(demo_main())
 

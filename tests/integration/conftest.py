@@ -1,6 +1,6 @@
 """Integration fixtures: one embedded AWS per session, a Transcribe double per test.
 
-The reusable pieces live in ``tests.support`` (no pytest there) so the demo and the
+The reusable pieces live in ``local_aws`` (no pytest there) so the demo and the
 benchmarks build exactly the same environment.
 """
 
@@ -13,9 +13,9 @@ from typing import TypeVar
 
 import pytest
 
-from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.transcribe_double import FakeTranscribe
+from local_aws.archive_env import ArchiveEnv, drop_archive, new_archive
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.transcribe.double import FakeTranscribe
 
 FakeT = TypeVar("FakeT", bound=FakeTranscribe)
 

@@ -36,12 +36,12 @@ import pytest
 from archiver.handler import handler
 from archiver.logic.archive import RetryPolicy
 
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext, lambda_environments
+from local_aws.transcribe.double import ApiFaultKind, FakeTranscribe, Fault, OutputName
 from tests.integration.conftest import serving
 from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under, only_run
-from tests.support.archive_env import ArchiveEnv
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext, lambda_environments
-from tests.support.transcribe_double import ApiFaultKind, FakeTranscribe, Fault, OutputName
 
 pytestmark = pytest.mark.integration
 

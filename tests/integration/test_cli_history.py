@@ -24,8 +24,8 @@ from archiver.logic.history import HistoryRepository
 from archiver.store.history_table import to_dynamo
 from archiver.timefmt import iso_ms
 
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.http_server import BoundedThreadingHTTPServer, ServerThread
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.http_server import BoundedThreadingHTTPServer, ServerThread
 
 RUNS = 1500
 PADDING = 900  # bytes per item, so that the history is > 1 MB and every answer pages

@@ -8,7 +8,7 @@ import uuid
 from archiver import contract
 from archiver.store.history_table import Claim, HistoryTable
 
-from tests.support.embedded_aws import EmbeddedAWS
+from local_aws.embedded_aws import EmbeddedAWS
 
 CREATED = "2026-11-23T10:15:02.123Z"
 

@@ -27,9 +27,9 @@ from archiver import contract
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from tests.support.archive_env import ArchiveEnv
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.transcribe_content import (
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.transcribe.content import (
     EVENTS_DIR,
     FIXTURES_DIR,
     KOREAN_TRANSCRIPT,
@@ -43,7 +43,7 @@ from tests.support.transcribe_content import (
     fixture_bytes,
     srt_to_vtt,
 )
-from tests.support.transcribe_double import (
+from local_aws.transcribe.double import (
     FAILURE_REASONS,
     JOB_NOT_FOUND_MESSAGE,
     FakeTranscribe,

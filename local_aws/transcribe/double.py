@@ -66,8 +66,13 @@ from xml.sax.saxutils import escape as xml_escape
 import boto3
 from botocore.config import Config
 
-from tests.support.http_server import LOOPBACK, BoundedThreadingHTTPServer, ServerThread
-from tests.support.transcribe_content import (
+from local_aws.http_server import (
+    DUMMY_CREDENTIAL,
+    LOOPBACK,
+    BoundedThreadingHTTPServer,
+    ServerThread,
+)
+from local_aws.transcribe.content import (
     CHUNK_SIZE,
     KOREAN_TRANSCRIPT,
     REDACTED_TRANSCRIPT,
@@ -439,8 +444,8 @@ class FakeTranscribe:
             "transcribe",
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=DUMMY_CREDENTIAL,
+            aws_secret_access_key=DUMMY_CREDENTIAL,
             config=Config(**config),
         )
 
@@ -950,7 +955,8 @@ class FakeTranscribe:
         return {out: keys[out] for out in outputs}
 
     def _write_team_outputs(self, run: _Run) -> None:
-        assert run.output_bucket is not None and self._s3 is not None
+        assert run.output_bucket is not None
+        assert self._s3 is not None
         bucket, s3 = run.output_bucket, self._s3
         if bucket not in self._known_buckets:
             # Real Transcribe needs the bucket to exist; creating it here keeps tests short.

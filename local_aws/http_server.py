@@ -22,6 +22,8 @@ from typing import Any
 
 #: Loopback only: nothing here may ever listen on a public interface.
 LOOPBACK = "127.0.0.1"
+#: The only credentials the local servers see: moto accepts any, the double checks none.
+DUMMY_CREDENTIAL = "testing"
 
 
 class TrackedConnectionsMixin:

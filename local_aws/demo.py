@@ -21,9 +21,9 @@ from archiver import contract
 from rich.console import Console
 from rich.table import Table
 
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext
-from tests.support.transcribe_double import FakeTranscribe
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext
+from local_aws.transcribe.double import FakeTranscribe
 
 ARCHIVE_BUCKET = "transcribe-archive-demo"
 TEAM_BUCKET = "team-transcribe-output"

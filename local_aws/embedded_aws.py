@@ -2,7 +2,7 @@
 
 moto's backends are process-global: every ``EmbeddedAWS`` in one process (and any
 ``moto.mock_aws`` in the same process) shares the same S3 buckets and DynamoDB tables.
-Use unique names per test (see ``tests.support.archive_env``) rather than many servers.
+Use unique names per test (see ``local_aws.archive_env``) rather than many servers.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socketserver
 import threading
-import urllib.request
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
@@ -25,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import ThreadedWSGIServer
 
-from tests.support.http_server import LOOPBACK, TrackedConnectionsMixin
+from local_aws.http_server import DUMMY_CREDENTIAL, LOOPBACK, TrackedConnectionsMixin
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,8 +33,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_transcribe import TranscribeServiceClient
-
-DUMMY_CREDENTIAL = "testing"
 
 
 class _QuietMotoHandler(MotoRequestHandler):
@@ -247,9 +244,3 @@ class EmbeddedAWS:
         """The archive bucket and the history table, exactly as the stack declares them."""
         self.create_bucket(bucket)
         self.client("dynamodb").create_table(**contract.create_table_kwargs(table))
-
-    def reset(self) -> None:
-        """Forget every resource (moto's ``/moto-api/reset``); affects the whole process."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()

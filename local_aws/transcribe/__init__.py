@@ -1,0 +1,1 @@
+"""A local Amazon Transcribe: the JSON API and the output links (see ``double``)."""
