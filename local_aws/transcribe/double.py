@@ -59,8 +59,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, Self, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 from xml.sax.saxutils import escape as xml_escape
 
 import boto3
@@ -68,9 +67,8 @@ from botocore.config import Config
 
 from local_aws.http_server import (
     DUMMY_CREDENTIAL,
-    LOOPBACK,
     BoundedThreadingHTTPServer,
-    ServerThread,
+    LocalServer,
 )
 from local_aws.transcribe.content import (
     CHUNK_SIZE,
@@ -317,7 +315,7 @@ def _decode_times(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- server
-class FakeTranscribe:
+class FakeTranscribe(LocalServer["_DoubleServer"]):
     """Amazon Transcribe's API and output links on ``127.0.0.1:<free port>``.
 
     Use as a context manager. ``endpoint_url`` is for boto3 (or the
@@ -352,6 +350,7 @@ class FakeTranscribe:
         tests can age links without sleeping.
         ``idle_timeout``: an idle keep-alive connection is closed after this (S3 does ~20 s).
         """
+        super().__init__()
         if link_expires < 1 or link_expires > MAX_PRESIGN_EXPIRES:
             raise ValueError(f"link_expires must be 1..{MAX_PRESIGN_EXPIRES}")
         self.region = region
@@ -376,49 +375,19 @@ class FakeTranscribe:
         # Per-server signing secret: links from another FakeTranscribe never validate.
         self._secret = secrets.token_bytes(32)
         self._max_connections = max_connections
-        self._thread: ServerThread | None = None
 
-    # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> Self:
-        if self._thread is not None:
-            raise RuntimeError("FakeTranscribe already started")
-        server = _DoubleServer(self, max_connections=self._max_connections)
-        self._thread = ServerThread(server, name="fake-transcribe")
-        self._thread.start()
-        return self
+    thread_name = "fake-transcribe"
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, abort delays, close every connection and join all threads."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.stop(timeout)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._thread is None:
-            raise RuntimeError("FakeTranscribe is not started")
-        return self._thread.port
-
-    @property
-    def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``: the Transcribe API endpoint."""
-        return f"http://{LOOPBACK}:{self.port}"
+    def _make_server(self) -> _DoubleServer:
+        return _DoubleServer(self, max_connections=self._max_connections)
 
     @property
     def link_host(self) -> str:
-        """``127.0.0.1:<port>``: the host of service-bucket links (for ALLOWED_SOURCE_HOSTS)."""
-        return f"{LOOPBACK}:{self.port}"
+        """``127.0.0.1:<port>``: the host of service-bucket links (for ALLOWED_SOURCE_HOSTS).
+
+        The API and the links share one port; ``endpoint_url`` is the API's.
+        """
+        return self.host
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -791,12 +760,12 @@ class FakeTranscribe:
 
     @property
     def live_connections(self) -> int:
-        return self._thread.server.live_connections if self._thread else 0
+        return self._server.live_connections if self._server else 0
 
     @property
     def handler_errors(self) -> list[str]:
         """Tracebacks of exceptions inside the double itself (should stay empty)."""
-        return list(self._thread.server.handler_errors) if self._thread else []
+        return list(self._server.handler_errors) if self._server else []
 
     # -- internals: job building ------------------------------------------------------------
     @staticmethod
@@ -1741,45 +1710,23 @@ class _OtherServer(BoundedThreadingHTTPServer):
         super().__init__(_OtherHandler, max_connections=64)
 
 
-class OtherHostServer:
+class OtherHostServer(LocalServer[_OtherServer]):
     """A separate loopback server that records every request it gets.
 
     Point a :meth:`Fault.redirect` at :meth:`url` to prove hostile redirects are never
     followed: afterwards ``requests`` must be empty.
     """
 
+    thread_name = "other-host"
+
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._headers: list[dict[str, str]] = []
-        self._thread: ServerThread | None = None
 
-    def start(self) -> Self:
-        self._thread = ServerThread(_OtherServer(self), name="other-host")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def host(self) -> str:
-        if self._thread is None:
-            raise RuntimeError("OtherHostServer is not started")
-        return f"{LOOPBACK}:{self._thread.port}"
+    def _make_server(self) -> _OtherServer:
+        return _OtherServer(self)
 
     def url(self, path: str = "/stolen") -> str:
         return f"http://{self.host}{path}"
