@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from local_aws.archive_env import ArchiveEnv, drop_archive, new_archive
 from local_aws.embedded_aws import EmbeddedAWS
-from local_aws.transcribe.double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

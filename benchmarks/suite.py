@@ -34,8 +34,7 @@ from benchmarks.results import (
     render_table,
     write_json,
 )
-from local_aws.transcribe.content import GeneratedContent
-from local_aws.transcribe.double import OUTPUTS, Fault
+from local_aws.transcribe import OUTPUTS, Fault, GeneratedContent
 
 HERE = Path(__file__).resolve().parent
 

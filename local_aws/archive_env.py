@@ -15,7 +15,7 @@ from archiver import contract
 from botocore.exceptions import ClientError
 
 from local_aws.embedded_aws import EmbeddedAWS
-from local_aws.transcribe.double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 
 #: CONTRACT.md's default for MAX_OUTPUT_BYTES (5 GiB).
 DEFAULT_MAX_OUTPUT_BYTES: Final = 5 * 1024**3

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.lambda_context import FakeLambdaContext
-from local_aws.transcribe.double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 
 ARCHIVE_BUCKET = "transcribe-archive-demo"
 TEAM_BUCKET = "team-transcribe-output"

@@ -15,7 +15,7 @@ import pytest
 
 from local_aws.archive_env import ArchiveEnv, drop_archive, new_archive
 from local_aws.embedded_aws import EmbeddedAWS
-from local_aws.transcribe.double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 
 FakeT = TypeVar("FakeT", bound=FakeTranscribe)
 

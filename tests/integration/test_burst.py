@@ -38,7 +38,7 @@ from botocore.exceptions import ClientError
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.lambda_context import FakeLambdaContext, lambda_environments
-from local_aws.transcribe.double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 from tests.integration.helpers import only_run
 
 pytestmark = pytest.mark.integration

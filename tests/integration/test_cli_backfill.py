@@ -18,7 +18,7 @@ from archiver.timefmt import iso_ms
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.lambda_context import FakeLambdaContext
-from local_aws.transcribe.double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 from tests.integration.helpers import assert_archived_whole, keys_under, only_run, runs
 
 NOW = datetime.now(UTC)

@@ -17,7 +17,7 @@ from archiver.cli import main
 
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
-from local_aws.transcribe.double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 from tests.integration.helpers import assert_archived_whole, keys_under, runs
 
 GARBAGE = "this is not an event {"

@@ -16,8 +16,7 @@ from archiver.handler import handler
 from archiver.store.archive_bucket import ArchiveBucket
 
 from local_aws.lambda_context import FakeLambdaContext
-from local_aws.transcribe.content import GeneratedContent
-from local_aws.transcribe.double import Fault, OtherHostServer
+from local_aws.transcribe import Fault, GeneratedContent, OtherHostServer
 from tests.integration.helpers import SECRETS, assert_archived_whole, keys_under, only_run
 
 MiB = 1024 * 1024

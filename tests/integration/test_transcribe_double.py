@@ -29,6 +29,13 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.transcribe import (
+    FAILURE_REASONS,
+    JOB_NOT_FOUND_MESSAGE,
+    FakeTranscribe,
+    Fault,
+    OtherHostServer,
+)
 from local_aws.transcribe.content import (
     EVENTS_DIR,
     FIXTURES_DIR,
@@ -42,13 +49,6 @@ from local_aws.transcribe.content import (
     content_sha256,
     fixture_bytes,
     srt_to_vtt,
-)
-from local_aws.transcribe.double import (
-    FAILURE_REASONS,
-    JOB_NOT_FOUND_MESSAGE,
-    FakeTranscribe,
-    Fault,
-    OtherHostServer,
 )
 
 pytestmark = pytest.mark.integration
