@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: install demo test test-unit test-integration test-infra lint synth deploy bench clean
+.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench clean
 
 install: $(STAMPS)/venv $(STAMPS)/node
 
@@ -35,6 +35,9 @@ test-unit: $(STAMPS)/venv
 
 test-integration: $(STAMPS)/venv
 	$(PY) -m pytest tests/integration -q
+
+test-local-aws: $(STAMPS)/venv
+	$(PY) -m pytest tests/local_aws -q
 
 test-infra: install
 	$(PY) -m pytest tests/infra -q

@@ -40,7 +40,7 @@ from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.lambda_context import FakeLambdaContext, lambda_environments
 from local_aws.transcribe import ApiFaultKind, FakeTranscribe, Fault, OutputName
-from tests.integration.conftest import serving
+from tests.conftest import serving
 from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under, only_run
 
 pytestmark = pytest.mark.integration

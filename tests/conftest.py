@@ -1,7 +1,8 @@
-"""Integration fixtures: one embedded AWS per session, a Transcribe double per test.
+"""Fixtures over the local AWS, for the integration suite and local_aws's own tests: one
+embedded AWS per session, a Transcribe double per test, a fresh archive per test.
 
 The reusable pieces live in ``local_aws`` (no pytest there) so the demo and the
-benchmarks build exactly the same environment.
+benchmarks build exactly the same environment. Nothing starts unless a test asks for it.
 """
 
 from __future__ import annotations
