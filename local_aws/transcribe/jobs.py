@@ -297,6 +297,8 @@ def state_change_event(
     }
     if run.status == "FAILED":
         detail["FailureReason"] = run.static["FailureReason"]
+    # Source and detail-type are written out, not taken from archiver.contract: the double
+    # says what the service sends, so a wrong pattern in the contract cannot hide here.
     return {
         "version": "0",
         "id": event_id or str(uuid.uuid4()),

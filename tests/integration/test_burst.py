@@ -46,7 +46,7 @@ pytestmark = pytest.mark.integration
 BURST: Final = 300
 #: The function's reserved concurrency (infra/config.py's default).
 CONCURRENCY: Final = 10
-#: GetTranscriptionJob's quota, requests per second (TRANSCRIBE_FACTS.md).
+#: GetTranscriptionJob's quota, requests per second (docs/transcribe-facts.md).
 QUOTA: Final = 30.0
 #: What the rest of the account spends of the quota (requests per second).
 NEIGHBOUR_RATE: Final = 22.0
