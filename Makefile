@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: install demo test test-unit test-integration test-infra lint synth deploy bench clean
+.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench clean
 
 install: $(STAMPS)/venv $(STAMPS)/node
 
@@ -28,13 +28,17 @@ demo: $(STAMPS)/venv
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lambdas infra app.py tests $(wildcard benchmarks)
+	$(VENV)/bin/mypy lambdas local_aws infra app.py tests $(wildcard benchmarks)
+	$(VENV)/bin/lint-imports
 
 test-unit: $(STAMPS)/venv
 	$(PY) -m pytest tests/unit -q
 
 test-integration: $(STAMPS)/venv
 	$(PY) -m pytest tests/integration -q
+
+test-local-aws: $(STAMPS)/venv
+	$(PY) -m pytest tests/local_aws -q
 
 test-infra: install
 	$(PY) -m pytest tests/infra -q

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.common import Context
 from benchmarks.results import Measurement, info, judged, median
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,3 +285,11 @@ def measure(rounds: int, importtime_runs: int = 3, lambdas: Path = LAMBDAS) -> l
         )
     )
     return out
+
+
+def bench_cold_start(ctx: Context) -> list[Measurement]:
+    return measure(
+        ctx.config.cold_rounds,
+        importtime_runs=1 if ctx.config.quick else 3,
+        lambdas=ctx.lab.lambdas,
+    )

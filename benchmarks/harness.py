@@ -6,7 +6,7 @@ suite's own process and creates a fresh archive bucket and history table for the
 with the archiver's contract environment pointing at those servers, so that what the
 worker measures about itself (time, peak RSS) belongs to the function alone.
 
-Both local servers set TCP_NODELAY (in tests/support), as real endpoints behave: without
+Both local servers set TCP_NODELAY (in local_aws), as real endpoints behave: without
 it some requests stall ~40 ms on delayed ACKs.
 """
 
@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, Self
 from archiver.store.record import from_dynamo
 from botocore.exceptions import ClientError
 
-from tests.support.archive_env import ArchiveEnv, drop_archive, new_archive
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.transcribe_double import FakeTranscribe
+from local_aws.archive_env import ArchiveEnv, drop_archive, new_archive
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.transcribe import FakeTranscribe
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,10 +48,23 @@ class WorkerError(RuntimeError):
 
 
 class WorkerProcess:
-    """One ``python -m benchmarks.worker`` child, driven by JSON lines with timeouts."""
+    """One ``python -m benchmarks.worker`` child, driven by JSON lines with timeouts.
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, start_timeout: float = 60.0):
-        self._env = env
+    The archiver it runs comes from ``lambdas`` (put first on the child's ``PYTHONPATH``,
+    as the Lambda runtime does with the function's code); :meth:`start` checks it did.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        lambdas: Path,
+        *,
+        start_timeout: float = 60.0,
+    ):
+        path = [str(lambdas), *filter(None, [env.get("PYTHONPATH")])]
+        self._env = env | {"PYTHONPATH": os.pathsep.join(path)}
+        self._archiver = (lambdas / "archiver").resolve()
         self._log_path = log_path
         self._start_timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
@@ -70,10 +83,17 @@ class WorkerProcess:
             )
         try:
             self.ready = self._receive(self._start_timeout)
+            self._check_archiver(Path(self.ready["archiver_dir"]).resolve())
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _check_archiver(self, loaded: Path) -> None:
+        # Measuring the wrong copy (e.g. an installed one shadowing --lambdas) would make
+        # every comparison meaningless, so refuse rather than report.
+        if loaded != self._archiver:
+            raise WorkerError(f"worker imported the archiver from {loaded}, not {self._archiver}")
 
     @property
     def pid(self) -> int:
@@ -205,11 +225,10 @@ class Lab:
         """The developer's environment minus AWS/Lambda settings, plus the contract's."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_PREFIXES)}
         env.update(self.archive.environ)
-        env["BENCH_LAMBDAS"] = str(self.lambdas)
         return env
 
     def worker(self, label: str) -> WorkerProcess:
-        return WorkerProcess(self.worker_env(), self.log_dir / f"worker-{label}.log")
+        return WorkerProcess(self.worker_env(), self.log_dir / f"worker-{label}.log", self.lambdas)
 
     # -- jobs ---------------------------------------------------------------------------
     def new_job(self, stem: str, **job: Any) -> str:

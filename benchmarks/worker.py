@@ -2,7 +2,9 @@
 
 The suite starts this as ``python -m benchmarks.worker`` with the archiver's contract
 environment pointing at the embedded AWS and the Transcribe double, which live in the
-suite's process; so this process's memory is the function's own. Commands arrive as JSON
+suite's process; so this process's memory is the function's own. ``PYTHONPATH`` names the
+archiver's source tree (the repository's ``lambdas/``, or another copy given with
+``--lambdas``), as the Lambda runtime puts the function's code on the path. Commands arrive as JSON
 lines on stdin and answers leave as JSON lines on a private duplicate of the original
 stdout: the function itself writes logs and EMF metrics to stdout/stderr, which are sent
 to the file named by ``BENCH_WORKER_LOG`` (as Lambda sends them to CloudWatch Logs).
@@ -24,22 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
-ROOT = Path(__file__).resolve().parents[1]
-#: The archiver's sources: the repository's, or another tree (``--lambdas``, e.g. a patch).
-LAMBDAS = Path(os.environ.get("BENCH_LAMBDAS") or ROOT / "lambdas")
-for _path in (ROOT, LAMBDAS):
-    sys.path.insert(0, str(_path))
+# All of these are the handler's own imports anyway.
+import boto3
+import urllib3
+from archiver.aws import clients
+from archiver.handler import handler
+from archiver.store.archive_bucket import PART_SIZE, ArchiveBucket
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
 
-# After the paths above; all of these are the handler's own imports anyway.
-import boto3  # noqa: E402
-import urllib3  # noqa: E402
-from archiver.aws import clients  # noqa: E402
-from archiver.handler import handler  # noqa: E402
-from archiver.store.archive_bucket import PART_SIZE, ArchiveBucket  # noqa: E402
-from boto3.s3.transfer import TransferConfig  # noqa: E402
-from botocore.config import Config  # noqa: E402
-
-from tests.support.lambda_context import FakeLambdaContext  # noqa: E402
+from local_aws.lambda_context import FakeLambdaContext
 
 KiB = 1024
 

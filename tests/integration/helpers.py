@@ -8,7 +8,7 @@ from typing import Any
 
 from archiver.store.record import from_dynamo
 
-from tests.support.transcribe_double import FakeTranscribe
+from local_aws.transcribe import FakeTranscribe
 
 #: Archive object name -> the double's output name.
 OUTPUT_OF = {

@@ -15,8 +15,8 @@ import pytest
 from archiver.handler import handler
 from archiver.timefmt import iso_ms, parse_iso
 
+from local_aws.lambda_context import FakeLambdaContext
 from tests.integration.helpers import assert_archived_whole, keys_under, only_run, runs
-from tests.support.lambda_context import FakeLambdaContext
 
 
 @pytest.fixture

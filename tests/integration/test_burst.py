@@ -35,11 +35,11 @@ import pytest
 from archiver.handler import handler
 from botocore.exceptions import ClientError
 
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext, lambda_environments
+from local_aws.transcribe import FakeTranscribe
 from tests.integration.helpers import only_run
-from tests.support.archive_env import ArchiveEnv
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext, lambda_environments
-from tests.support.transcribe_double import FakeTranscribe
 
 pytestmark = pytest.mark.integration
 

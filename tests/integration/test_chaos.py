@@ -36,12 +36,12 @@ import pytest
 from archiver.handler import handler
 from archiver.logic.archive import RetryPolicy
 
-from tests.integration.conftest import serving
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext, lambda_environments
+from local_aws.transcribe import ApiFaultKind, FakeTranscribe, Fault, OutputName
+from tests.conftest import serving
 from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under, only_run
-from tests.support.archive_env import ArchiveEnv
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext, lambda_environments
-from tests.support.transcribe_double import ApiFaultKind, FakeTranscribe, Fault, OutputName
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ class StaleLinksTranscribe(FakeTranscribe):
     As if the answer had sat for longer than links live before the copy started: the links
     are signed in the past. Only the server thread answering that one call sees the older
     clock, so other jobs' links and the link server's own expiry checks stay honest. (The
-    double has a clock per server, not per job, hence the hook on its private ``_api``.)
+    double has a clock per server, not per job, hence the wrapper around ``handle_api``.)
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -96,13 +96,13 @@ class StaleLinksTranscribe(FakeTranscribe):
                 return True
             return False
 
-    def _api(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
+    def handle_api(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
         name = body.get("TranscriptionJobName")
         if op != "GetTranscriptionJob" or not self._take_stale(name):
-            return super()._api(op, body)
+            return super().handle_api(op, body)
         _skew.seconds = self.link_expires + 300
         try:
-            answer = super()._api(op, body)
+            answer = super().handle_api(op, body)
         except BaseException:
             self.serve_stale_links(str(name))  # not answered (an API fault): keep it queued
             raise

@@ -15,11 +15,11 @@ from archiver.handler import handler
 from archiver.store.record import to_dynamo
 from archiver.timefmt import iso_ms
 
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext
+from local_aws.transcribe import FakeTranscribe
 from tests.integration.helpers import assert_archived_whole, keys_under, only_run, runs
-from tests.support.archive_env import ArchiveEnv
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext
-from tests.support.transcribe_double import FakeTranscribe
 
 NOW = datetime.now(UTC)
 

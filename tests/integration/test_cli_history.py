@@ -24,8 +24,8 @@ from archiver.logic.history import HistoryRepository
 from archiver.store.record import to_dynamo
 from archiver.timefmt import iso_ms
 
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.http_server import BoundedThreadingHTTPServer, ServerThread
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.http_server import BoundedThreadingHTTPServer, LocalServer
 
 RUNS = 1500
 PADDING = 900  # bytes per item, so that the history is > 1 MB and every answer pages
@@ -72,14 +72,23 @@ class _ProxyServer(BoundedThreadingHTTPServer):
         super().__init__(_Forward)
 
 
+class _Recorder(LocalServer[_ProxyServer]):
+    thread_name = "dynamodb-recorder"
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__()
+        self._upstream = upstream
+
+    def _make_server(self) -> _ProxyServer:
+        return _ProxyServer(self._upstream)
+
+
 @pytest.fixture
 def proxy(embedded_aws: EmbeddedAWS) -> Iterator[_ProxyServer]:
     """``http://127.0.0.1:<port>`` in front of moto, recording DynamoDB operations."""
-    server = _ProxyServer(str(urlsplit(embedded_aws.endpoint_url).netloc))
-    thread = ServerThread(server, name="dynamodb-recorder")
-    thread.start()
-    yield server
-    thread.stop()
+    with _Recorder(str(urlsplit(embedded_aws.endpoint_url).netloc)) as recorder:
+        server = recorder.server
+        yield server
     assert server.handler_errors == []
 
 

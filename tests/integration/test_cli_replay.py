@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from archiver.cli import main
 
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.transcribe import FakeTranscribe
 from tests.integration.helpers import assert_archived_whole, keys_under, runs
-from tests.support.archive_env import ArchiveEnv
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.transcribe_double import FakeTranscribe
 
 GARBAGE = "this is not an event {"
 

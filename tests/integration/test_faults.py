@@ -15,10 +15,9 @@ from archiver.errors import RetryableArchiveError
 from archiver.handler import handler
 from archiver.store.archive_bucket import ArchiveBucket
 
+from local_aws.lambda_context import FakeLambdaContext
+from local_aws.transcribe import Fault, GeneratedContent, OtherHostServer
 from tests.integration.helpers import SECRETS, assert_archived_whole, keys_under, only_run
-from tests.support.lambda_context import FakeLambdaContext
-from tests.support.transcribe_content import GeneratedContent
-from tests.support.transcribe_double import Fault, OtherHostServer
 
 MiB = 1024 * 1024
 

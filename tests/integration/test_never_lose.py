@@ -28,12 +28,11 @@ from archiver.logic.replay import Replay
 from archiver.settings import Settings
 from archiver.sources.dead_letters import DeadLetterQueue
 
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext
+from local_aws.transcribe import FakeTranscribe, Fault, GeneratedContent
 from tests.integration.helpers import assert_archived_whole, only_run, runs
-from tests.support.archive_env import ArchiveEnv
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext
-from tests.support.transcribe_content import GeneratedContent
-from tests.support.transcribe_double import FakeTranscribe, Fault
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -207,7 +206,7 @@ def test_given_an_invocation_killed_mid_copy_then_the_run_is_listed_as_under_way
     script = (
         "import json, sys\n"
         "from archiver.handler import handler\n"
-        "from tests.support.lambda_context import FakeLambdaContext\n"
+        "from local_aws.lambda_context import FakeLambdaContext\n"
         "handler(json.loads(sys.argv[1]), FakeLambdaContext())\n"
     )
     env = os.environ | world.env.environ | {"PYTHONPATH": f"{ROOT / 'lambdas'}{os.pathsep}{ROOT}"}

@@ -29,7 +29,9 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     # that a deployed function or a bare install of the CLI does not carry.
     try:
         local_demo = importlib.import_module("local_aws.demo")
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "local_aws":
+            raise  # something local_aws needs is missing: say exactly that
         raise common.RunError(
             "the demo needs the local_aws package from a source checkout: pip install -e ."
         ) from None

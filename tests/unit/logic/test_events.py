@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,9 @@ from archiver.logic.archive import ArchiveResult
 from archiver.logic.events import handle_event
 from archiver.observability import RecordingMetrics
 
-EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "transcribe" / "events"
+from local_aws.transcribe.content import FIXTURES_DIR
+
+EVENTS = FIXTURES_DIR / "events"
 
 
 def good_event(**detail: Any) -> dict[str, Any]:

@@ -9,17 +9,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass, field
-from typing import Final
 
 from archiver import contract
 from botocore.exceptions import ClientError
 
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.transcribe_double import FakeTranscribe
-
-#: CONTRACT.md's default for MAX_OUTPUT_BYTES (5 GiB).
-DEFAULT_MAX_OUTPUT_BYTES: Final = 5 * 1024**3
-DEFAULT_PREFIX: Final = "transcripts/"
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.transcribe import FakeTranscribe
 
 
 @dataclass(frozen=True)
@@ -44,17 +39,19 @@ def archiver_environment(
     *,
     bucket: str,
     table: str,
-    prefix: str = DEFAULT_PREFIX,
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    prefix: str = contract.DEFAULT_ARCHIVE_PREFIX,
+    max_output_bytes: int = contract.DEFAULT_MAX_OUTPUT_BYTES,
 ) -> dict[str, str]:
-    """Every variable the archiver reads (CONTRACT.md) plus AWS and Powertools settings."""
+    """Every variable the archiver reads (docs/contract.md) plus AWS and Powertools settings."""
     return aws.env(
-        ARCHIVE_BUCKET=bucket,
-        ARCHIVE_PREFIX=prefix,
-        JOBS_TABLE=table,
-        ALLOWED_SOURCE_HOSTS=fake.link_host,
-        MAX_OUTPUT_BYTES=max_output_bytes,
-        AWS_ENDPOINT_URL_TRANSCRIBE=fake.endpoint_url,
+        **{
+            contract.ENV_ARCHIVE_BUCKET: bucket,
+            contract.ENV_ARCHIVE_PREFIX: prefix,
+            contract.ENV_JOBS_TABLE: table,
+            contract.ENV_ALLOWED_SOURCE_HOSTS: fake.link_host,
+            contract.ENV_MAX_OUTPUT_BYTES: max_output_bytes,
+        },
+        **fake.env(),
         POWERTOOLS_METRICS_NAMESPACE=contract.METRICS_NAMESPACE,
         POWERTOOLS_SERVICE_NAME=contract.METRICS_SERVICE,
         POWERTOOLS_TRACE_DISABLED="true",
@@ -65,8 +62,8 @@ def new_archive(
     aws: EmbeddedAWS,
     fake: FakeTranscribe,
     *,
-    prefix: str = DEFAULT_PREFIX,
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    prefix: str = contract.DEFAULT_ARCHIVE_PREFIX,
+    max_output_bytes: int = contract.DEFAULT_MAX_OUTPUT_BYTES,
 ) -> ArchiveEnv:
     """Create a uniquely named bucket and table (moto state is process-wide) and the env."""
     token = uuid.uuid4().hex[:12]

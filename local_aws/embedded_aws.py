@@ -2,17 +2,14 @@
 
 moto's backends are process-global: every ``EmbeddedAWS`` in one process (and any
 ``moto.mock_aws`` in the same process) shares the same S3 buckets and DynamoDB tables.
-Use unique names per test (see ``tests.support.archive_env``) rather than many servers.
+Use unique names per test (see ``local_aws.archive_env``) rather than many servers.
 """
 
 from __future__ import annotations
 
 import os
-import socketserver
 import threading
-import urllib.request
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from archiver import contract
@@ -22,10 +19,14 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
-from moto.server import ThreadedMotoServer
 from werkzeug.serving import ThreadedWSGIServer
 
-from tests.support.http_server import LOOPBACK, TrackedConnectionsMixin
+from local_aws.http_server import (
+    DUMMY_CREDENTIAL,
+    LOOPBACK,
+    LocalServer,
+    TrackedConnectionsMixin,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_transcribe import TranscribeServiceClient
-
-DUMMY_CREDENTIAL = "testing"
 
 
 class _QuietMotoHandler(MotoRequestHandler):
@@ -46,21 +45,6 @@ class _QuietMotoHandler(MotoRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
-
-
-class _TrackedWSGIServer(TrackedConnectionsMixin, ThreadedWSGIServer):
-    """werkzeug's threaded server, but its connection threads can be woken and joined."""
-
-    def __init__(self, host: str, port: int, app: Any) -> None:
-        self._init_tracking(max_connections=512)
-        super().__init__(host, port, app, handler=_QuietMotoHandler)
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer's reverse-DNS getfqdn(); it can stall without a network.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
 
 
 class _AtomicDynamoDB:
@@ -82,44 +66,36 @@ class _AtomicDynamoDB:
             return list(self._app(environ, start_response))
 
 
-class _JoinableMotoServer(ThreadedMotoServer):
-    """``ThreadedMotoServer`` whose ``stop()`` leaves no connection thread behind.
+class _MotoServer(TrackedConnectionsMixin, ThreadedWSGIServer):
+    """The WSGI app moto's ``ThreadedMotoServer`` runs, on a server whose connection
+    threads can be woken and joined.
 
     moto 5.2.5's own ``stop()`` ends the accept loop and joins that one thread, but the
-    threads serving keep-alive connections (boto3 pools them) are daemons it never
-    joins. This subclass builds the same WSGI app on a tracked server instead.
+    threads serving keep-alive connections (boto3 pools them) are daemons it never joins.
     """
 
-    _startup_error: BaseException | None = None
-
-    def _server_entry(self) -> None:
+    def __init__(self, port: int) -> None:
+        self._init_tracking(max_connections=512)
+        app = _AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
         try:
-            app = _AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
-            self._server = _TrackedWSGIServer(self._ip_address, self._port, app)
-        except BaseException as exc:  # reported by EmbeddedAWS.start, not lost in a thread
-            self._startup_error = exc
-            self._server_ready_event.set()
-            return
-        self._server_ready_event.set()
-        self._server.serve_forever()
-
-    def tracked_server(self) -> _TrackedWSGIServer | None:
-        server = self._server
-        return server if isinstance(server, _TrackedWSGIServer) else None
+            super().__init__(LOOPBACK, port, app, handler=_QuietMotoHandler)
+        except SystemExit as exc:  # werkzeug exits the process when the port is taken
+            raise RuntimeError(f"moto server could not listen on port {port}") from exc
 
 
-class EmbeddedAWS:
+class EmbeddedAWS(LocalServer[_MotoServer]):
     """moto's server on ``127.0.0.1`` (a free port unless one is given).
 
     >>> with EmbeddedAWS() as aws:
     ...     s3 = aws.client("s3")
     """
 
+    thread_name = "embedded-aws"
+
     def __init__(self, *, region: str = "us-east-1", port: int = 0) -> None:
+        super().__init__()
         self.region = region
         self._requested_port = port
-        self._server: _JoinableMotoServer | None = None
-        self._port: int | None = None
         self._session = boto3.session.Session(
             aws_access_key_id=DUMMY_CREDENTIAL,
             aws_secret_access_key=DUMMY_CREDENTIAL,
@@ -128,60 +104,10 @@ class EmbeddedAWS:
         # boto3 sessions are not thread-safe while creating clients.
         self._client_lock = threading.Lock()
 
-    # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("EmbeddedAWS already started")
-        server = _JoinableMotoServer(ip_address=LOOPBACK, port=self._requested_port, verbose=False)
-        server.start()
-        if server._startup_error is not None:
-            raise RuntimeError("moto server failed to start") from server._startup_error
-        host, port = server.get_host_and_port()
-        if host != LOOPBACK:  # belt and braces: never expose the fake AWS beyond loopback
-            server.stop()
-            raise RuntimeError(f"moto bound {host}, expected {LOOPBACK}")
-        self._server, self._port = server, port
-        return self
+    def _make_server(self) -> _MotoServer:
+        return _MotoServer(self._requested_port)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting, close the listening socket, wake and join every thread."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        tracked = server.tracked_server()
-        if tracked is not None:
-            tracked.closing.set()
-        server.stop()  # shutdown() + join of the accept thread; werkzeug closes the socket
-        stuck = tracked.close_and_join(timeout) if tracked is not None else []
-        if stuck:
-            raise RuntimeError(f"{len(stuck)} moto connection thread(s) did not stop")
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    # -- addressing --------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("EmbeddedAWS is not started")
-        return self._port
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
+    # -- environment and clients --------------------------------------------------------
     def env(self, **extra: object) -> dict[str, str]:
         """Environment a process (or ``os.environ``) needs to use this AWS, plus ``extra``.
 
@@ -204,7 +130,6 @@ class EmbeddedAWS:
         values.update({key: str(value) for key, value in extra.items()})
         return values
 
-    # -- clients -----------------------------------------------------------------------
     @overload
     def client(self, service_name: Literal["s3"], **kwargs: Any) -> S3Client: ...
     @overload
@@ -247,9 +172,3 @@ class EmbeddedAWS:
         """The archive bucket and the history table, exactly as the stack declares them."""
         self.create_bucket(bucket)
         self.client("dynamodb").create_table(**contract.create_table_kwargs(table))
-
-    def reset(self) -> None:
-        """Forget every resource (moto's ``/moto-api/reset``); affects the whole process."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()

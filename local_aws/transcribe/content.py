@@ -2,9 +2,9 @@
 
 Two kinds of content exist:
 
-* ``bytes`` — small outputs held in memory; by default real Transcribe outputs copied
-  byte-for-byte from ``/work/shared/fixtures/transcribe`` into ``tests/fixtures/transcribe``
-  (provenance in ``SOURCES.md`` there).
+* ``bytes`` — small outputs held in memory; by default real Transcribe outputs, kept
+  byte-for-byte in ``local_aws/fixtures/transcribe`` (provenance in
+  ``SOURCES.md`` there).
 * :class:`GeneratedContent` — a deterministic output of any size (benchmarks go to 1 GiB)
   that is produced chunk by chunk, so neither the server nor a test ever holds it whole.
 
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Final
 
+#: The real outputs live with the test suite, whose SOURCES.md records their provenance, so
+#: the double's defaults need a source checkout (as the demo does: ``pip install -e .``).
 FIXTURES_DIR: Final = Path(__file__).resolve().parents[1] / "fixtures" / "transcribe"
 EVENTS_DIR: Final = FIXTURES_DIR / "events"
 
@@ -94,7 +96,7 @@ _WORDS = (
 @functools.cache
 def _block_body(seed: int) -> bytes:
     """CHUNK_SIZE bytes of seed-derived words (ASCII letters and spaces: JSON-string safe)."""
-    rng = random.Random(seed)  # deterministic filler, not security
+    rng = random.Random(seed)  # noqa: S311 - deterministic filler, not security
     out = bytearray()
     while len(out) < CHUNK_SIZE:
         out += rng.choice(_WORDS).encode() + b" "

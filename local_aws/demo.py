@@ -21,9 +21,10 @@ from archiver import contract
 from rich.console import Console
 from rich.table import Table
 
-from tests.support.embedded_aws import EmbeddedAWS
-from tests.support.lambda_context import FakeLambdaContext
-from tests.support.transcribe_double import FakeTranscribe
+from local_aws.archive_env import archiver_environment
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext
+from local_aws.transcribe import FakeTranscribe
 
 ARCHIVE_BUCKET = "transcribe-archive-demo"
 TEAM_BUCKET = "team-transcribe-output"
@@ -101,21 +102,10 @@ def main() -> int:
             queue_url = _route_events_to_queue(aws)
             jobs = add_jobs(fake)
 
-            env = (
-                aws.env()
-                | fake.env()
-                | {
-                    "ARCHIVE_BUCKET": ARCHIVE_BUCKET,
-                    "ARCHIVE_PREFIX": "transcripts/",
-                    "JOBS_TABLE": TABLE,
-                    "ALLOWED_SOURCE_HOSTS": fake.link_host,
-                    "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
-                    "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
-                    "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the tables
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                    "POWERTOOLS_LOG_LEVEL": "WARNING",
-                }
-            )
+            env = archiver_environment(aws, fake, bucket=ARCHIVE_BUCKET, table=TABLE) | {
+                "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the tables
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+            }
             with environment(env):
                 from archiver.cli import main as cli_main  # noqa: PLC0415 - env first
                 from archiver.handler import handler  # noqa: PLC0415 - env first
@@ -223,7 +213,8 @@ def _print_outcomes(jobs: list[tuple[str, str]], outcomes: dict[str, list[str]])
 
 
 def _print_objects(s3: Any) -> None:
-    table = Table(title=f"s3://{ARCHIVE_BUCKET}/transcripts/")
+    prefix = contract.DEFAULT_ARCHIVE_PREFIX
+    table = Table(title=f"s3://{ARCHIVE_BUCKET}/{prefix}")
     table.add_column("job")
     table.add_column("run")
     table.add_column("object")
@@ -235,7 +226,7 @@ def _print_objects(s3: Any) -> None:
         for obj in page.get("Contents", []):
             head = s3.head_object(Bucket=ARCHIVE_BUCKET, Key=obj["Key"])
             meta = " ".join(f"{k}={v}" for k, v in sorted(head["Metadata"].items()))
-            job, run, name = obj["Key"].removeprefix("transcripts/").split("/", 2)
+            job, run, name = obj["Key"].removeprefix(prefix).split("/", 2)
             table.add_row(job, run, name, str(obj["Size"]), head["ContentType"], meta)
     console.print(table)
 

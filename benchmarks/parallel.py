@@ -1,0 +1,43 @@
+"""Parallel outputs: slow links are fetched side by side, not one after another."""
+
+from __future__ import annotations
+
+from benchmarks.common import Context, check_archived, warm_up
+from benchmarks.results import Measurement, judged, median
+from local_aws.transcribe import OUTPUTS, Fault
+
+# Target (issue "Fast and lean at any size").
+PARALLEL_MAX_SECONDS = 2.0
+PARALLEL_DELAY = 1.5
+
+
+def bench_parallel(ctx: Context) -> list[Measurement]:
+    """Four outputs that each take 1.5 s to answer: archived in about 1.5 s, not 6 s."""
+    lab, times = ctx.lab, []
+    with lab.worker("parallel") as worker:
+        warm_up(lab, worker)
+        for _ in range(ctx.config.parallel_reps):
+            name = lab.new_job(
+                "parallel", redaction="redacted_and_unredacted", subtitle_formats=["vtt", "srt"]
+            )
+            for output in OUTPUTS:
+                lab.fake.inject(name, output, [Fault.delay(PARALLEL_DELAY)])
+            answer = worker.archive(lab.event(name))
+            check_archived(answer, name)
+            stored = sorted(lab.record(name)["Outputs"])
+            if len(stored) != 5:
+                raise AssertionError(f"{name}: expected 4 outputs + job.json, got {stored}")
+            times.append(answer["seconds"])
+            lab.forget_job(name)
+    return [
+        judged(
+            "parallel",
+            f"4 outputs x {PARALLEL_DELAY:g} s delay",
+            median(times),
+            "s",
+            "<=",
+            PARALLEL_MAX_SECONDS,
+            samples=times,
+            note=f"one at a time would take >= {4 * PARALLEL_DELAY:g} s",
+        )
+    ]
