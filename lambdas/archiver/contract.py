@@ -19,6 +19,11 @@ class JobKind(enum.StrEnum):
     TRANSCRIPTION = "TRANSCRIPTION"
     CALL_ANALYTICS = "CALL_ANALYTICS"
 
+    @property
+    def option(self) -> str:
+        """How the CLI spells the kind (``--kind``): ``transcription``, ``call-analytics``."""
+        return self.value.lower().replace("_", "-")
+
 
 #: Job statuses an archived run can have (the events fire only for these two).
 FINISHED_STATUSES: Final = ("COMPLETED", "FAILED")
@@ -74,6 +79,7 @@ def create_table_kwargs(table_name: str) -> dict[str, Any]:
 
 EVENT_SOURCE: Final = "aws.transcribe"
 TRANSCRIPTION_DETAIL_TYPE: Final = "Transcribe Job State Change"
+CALL_ANALYTICS_DETAIL_TYPE: Final = "Call Analytics Job State Change"
 
 #: The EventBridge pattern of the archiver's rule on the default bus.
 TRANSCRIPTION_EVENT_PATTERN: Final[dict[str, Any]] = {
@@ -81,9 +87,17 @@ TRANSCRIPTION_EVENT_PATTERN: Final[dict[str, Any]] = {
     "detail-type": [TRANSCRIPTION_DETAIL_TYPE],
     "detail": {"TranscriptionJobStatus": list(FINISHED_STATUSES)},
 }
+#: Batch Call Analytics jobs; ``Call Analytics Post Call Job State Change`` (streaming
+#: sessions, no batch job to describe) is deliberately not matched.
+CALL_ANALYTICS_EVENT_PATTERN: Final[dict[str, Any]] = {
+    "source": [EVENT_SOURCE],
+    "detail-type": [CALL_ANALYTICS_DETAIL_TYPE],
+    "detail": {"JobStatus": list(FINISHED_STATUSES)},
+}
 #: Every pattern the stack subscribes to, one rule each.
 EVENT_PATTERNS: Final[dict[JobKind, dict[str, Any]]] = {
     JobKind.TRANSCRIPTION: TRANSCRIPTION_EVENT_PATTERN,
+    JobKind.CALL_ANALYTICS: CALL_ANALYTICS_EVENT_PATTERN,
 }
 
 #: What the stack's schedule sends the function to start a sweep (docs/contract.md, "sweep");
@@ -97,6 +111,8 @@ REDACTED: Final = "redacted-transcript.json"
 VTT: Final = "subtitles.vtt"
 SRT: Final = "subtitles.srt"
 JOB: Final = "job.json"
+#: A Call Analytics run's redacted audio: ``redacted-media.{ext}``, ext from the link.
+REDACTED_MEDIA_STEM: Final = "redacted-media"
 CONTENT_TYPES: Final[dict[str, str]] = {
     TRANSCRIPT: "application/json",
     REDACTED: "application/json",
@@ -104,6 +120,30 @@ CONTENT_TYPES: Final[dict[str, str]] = {
     SRT: "application/x-subrip",
     JOB: "application/json",
 }
+#: Content-Type of redacted audio by file extension (Call Analytics' media formats).
+MEDIA_CONTENT_TYPES: Final[dict[str, str]] = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "webm": "audio/webm",
+    "mp4": "audio/mp4",
+    "m4a": "audio/mp4",
+    "amr": "audio/amr",
+}
+#: Extension of redacted audio whose link names no usable one.
+UNKNOWN_MEDIA_EXTENSION: Final = "bin"
+
+
+def content_type_of(name: str) -> str:
+    """The Content-Type an archive object of this name is stored with."""
+    if name in CONTENT_TYPES:
+        return CONTENT_TYPES[name]
+    stem, _, extension = name.rpartition(".")
+    if stem == REDACTED_MEDIA_STEM:
+        return MEDIA_CONTENT_TYPES.get(extension, "application/octet-stream")
+    raise KeyError(f"{name!r} is not an archive object name")
+
 
 # -- runtime configuration (the function's environment) -------------------------------------
 
@@ -113,8 +153,10 @@ ENV_JOBS_TABLE: Final = "JOBS_TABLE"
 ENV_ARCHIVE_UNREDACTED: Final = "ARCHIVE_UNREDACTED"
 ENV_ALLOWED_SOURCE_HOSTS: Final = "ALLOWED_SOURCE_HOSTS"
 ENV_MAX_OUTPUT_BYTES: Final = "MAX_OUTPUT_BYTES"
+ENV_CALL_ANALYTICS_PREFIX: Final = "CALL_ANALYTICS_PREFIX"
 
 DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
+DEFAULT_CALL_ANALYTICS_PREFIX: Final = "call-analytics/"
 #: Outputs larger than this are not copied (S3's single CopyObject limit; the record says so).
 DEFAULT_MAX_OUTPUT_BYTES: Final = 5 * 1024**3
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archiver.contract import DEFAULT_ARCHIVE_PREFIX as DEFAULT_PREFIX
-from archiver.contract import DEFAULT_MAX_OUTPUT_BYTES
+from archiver.contract import DEFAULT_CALL_ANALYTICS_PREFIX, DEFAULT_MAX_OUTPUT_BYTES, JobKind
 from archiver.errors import ConfigurationError
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -26,6 +26,13 @@ class Settings:
     archive_unredacted: bool = True
     allowed_source_hosts: frozenset[str] = field(default_factory=frozenset)
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    call_analytics_prefix: str = DEFAULT_CALL_ANALYTICS_PREFIX
+
+    def prefix(self, kind: JobKind) -> str:
+        """The key prefix under which runs of ``kind`` get their folders."""
+        if kind is JobKind.CALL_ANALYTICS:
+            return self.call_analytics_prefix
+        return self.archive_prefix
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,20 +46,36 @@ class Settings:
             raise ConfigurationError(f"ARCHIVE_BUCKET {bucket!r} is not a valid S3 bucket name")
         if not table:
             raise ConfigurationError("JOBS_TABLE is required (the history table's name)")
-        prefix = env.get("ARCHIVE_PREFIX", DEFAULT_PREFIX)
-        if prefix.startswith("/"):
-            raise ConfigurationError(f"ARCHIVE_PREFIX {prefix!r} must not start with '/'")
-        if prefix and not prefix.endswith("/"):
-            # A prefix is a folder: "archive" would otherwise glue onto the job name.
-            prefix += "/"
+        prefix = _parse_prefix("ARCHIVE_PREFIX", env.get("ARCHIVE_PREFIX", DEFAULT_PREFIX))
+        analytics = _parse_prefix(
+            "CALL_ANALYTICS_PREFIX",
+            env.get("CALL_ANALYTICS_PREFIX") or DEFAULT_CALL_ANALYTICS_PREFIX,
+        )
+        if prefix.startswith(analytics) or analytics.startswith(prefix):
+            # One kind's folders would lie inside the other's: a job named like the other
+            # prefix would share (and a purge would erase) the other kind's objects.
+            raise ConfigurationError(
+                f"ARCHIVE_PREFIX {prefix!r} and CALL_ANALYTICS_PREFIX {analytics!r} must "
+                "not contain one another"
+            )
         return cls(
             archive_bucket=bucket,
             jobs_table=table,
             archive_prefix=prefix,
+            call_analytics_prefix=analytics,
             archive_unredacted=_parse_bool("ARCHIVE_UNREDACTED", env.get("ARCHIVE_UNREDACTED")),
             allowed_source_hosts=_parse_hosts(env.get("ALLOWED_SOURCE_HOSTS", "")),
             max_output_bytes=_parse_size(env.get("MAX_OUTPUT_BYTES")),
         )
+
+
+def _parse_prefix(name: str, prefix: str) -> str:
+    if prefix.startswith("/"):
+        raise ConfigurationError(f"{name} {prefix!r} must not start with '/'")
+    if prefix and not prefix.endswith("/"):
+        # A prefix is a folder: "archive" would otherwise glue onto the job name.
+        prefix += "/"
+    return prefix
 
 
 def _parse_bool(name: str, raw: str | None, default: bool = True) -> bool:

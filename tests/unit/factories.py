@@ -1,4 +1,5 @@
-"""Job descriptions as GetTranscriptionJob returns them, for tests that need no AWS."""
+"""Job descriptions as GetTranscriptionJob and GetCallAnalyticsJob return them, for tests
+that need no AWS."""
 
 from __future__ import annotations
 
@@ -25,4 +26,39 @@ def job(**extra: Any) -> JobDescription:
     }
     return describe_raw(
         JobKind.TRANSCRIPTION, {k: v for k, v in (base | extra).items() if v != ...}
+    )
+
+
+def analytics_job(**extra: Any) -> JobDescription:
+    """A completed Call Analytics job with PII redaction of transcript and audio."""
+    base: dict[str, Any] = {
+        "CallAnalyticsJobName": "call-1",
+        "CallAnalyticsJobStatus": "COMPLETED",
+        "LanguageCode": "en-US",
+        "MediaSampleRateHertz": 8000,
+        "MediaFormat": "wav",
+        "Media": {
+            "MediaFileUri": "s3://media/call-1.wav",
+            "RedactedMediaFileUri": "https://s3.amazonaws.com/b/redacted-call-1.wav" + SIGNED,
+        },
+        "Transcript": {
+            "TranscriptFileUri": "https://s3.amazonaws.com/b/call-1.json" + SIGNED,
+            "RedactedTranscriptFileUri": "https://s3.amazonaws.com/b/redacted-call-1.json" + SIGNED,
+        },
+        "CreationTime": T0,
+        "StartTime": T0,
+        "CompletionTime": T0,
+        "Settings": {
+            "ContentRedaction": {
+                "RedactionType": "PII",
+                "RedactionOutput": "redacted_and_unredacted",
+            }
+        },
+        "ChannelDefinitions": [
+            {"ChannelId": 0, "ParticipantRole": "AGENT"},
+            {"ChannelId": 1, "ParticipantRole": "CUSTOMER"},
+        ],
+    }
+    return describe_raw(
+        JobKind.CALL_ANALYTICS, {k: v for k, v in (base | extra).items() if v != ...}
     )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from archiver.contract import DEFAULT_MAX_OUTPUT_BYTES
+from archiver.contract import DEFAULT_MAX_OUTPUT_BYTES, JobKind
 from archiver.errors import ConfigurationError
 from archiver.settings import Settings
 
@@ -14,6 +14,9 @@ def test_given_only_required_variables_when_read_then_contract_defaults_apply() 
     assert settings.archive_unredacted is True
     assert settings.allowed_source_hosts == frozenset()
     assert settings.max_output_bytes == DEFAULT_MAX_OUTPUT_BYTES == 5 * 1024**3
+    assert settings.call_analytics_prefix == "call-analytics/"
+    assert settings.prefix(JobKind.TRANSCRIPTION) == "transcripts/"
+    assert settings.prefix(JobKind.CALL_ANALYTICS) == "call-analytics/"
 
 
 def test_given_every_variable_when_read_then_each_is_parsed() -> None:
@@ -24,12 +27,15 @@ def test_given_every_variable_when_read_then_each_is_parsed() -> None:
             "ARCHIVE_UNREDACTED": "false",
             "ALLOWED_SOURCE_HOSTS": "127.0.0.1:8080, Localhost",
             "MAX_OUTPUT_BYTES": "1048576",
+            "CALL_ANALYTICS_PREFIX": "contact-center/calls",
         }
     )
     assert settings.archive_prefix == "calls/"
     assert settings.archive_unredacted is False
     assert settings.allowed_source_hosts == {"127.0.0.1:8080", "localhost"}
     assert settings.max_output_bytes == 1048576
+    assert settings.call_analytics_prefix == "contact-center/calls/"
+    assert settings.prefix(JobKind.CALL_ANALYTICS) == "contact-center/calls/"
 
 
 @pytest.mark.parametrize(
@@ -42,6 +48,12 @@ def test_given_every_variable_when_read_then_each_is_parsed() -> None:
         (BASE | {"MAX_OUTPUT_BYTES": "5GB"}, "MAX_OUTPUT_BYTES must be a whole number"),
         (BASE | {"MAX_OUTPUT_BYTES": "0"}, "MAX_OUTPUT_BYTES must be positive"),
         (BASE | {"ARCHIVE_PREFIX": "/abs/"}, "must not start with '/'"),
+        (BASE | {"CALL_ANALYTICS_PREFIX": "/abs/"}, "CALL_ANALYTICS_PREFIX '/abs/' must not"),
+        # One kind's folders inside the other's: a purge of one could erase the other.
+        (BASE | {"CALL_ANALYTICS_PREFIX": "transcripts/"}, "must not contain one another"),
+        (BASE | {"CALL_ANALYTICS_PREFIX": "transcripts/ca/"}, "must not contain one another"),
+        (BASE | {"ARCHIVE_PREFIX": "call-analytics/t"}, "must not contain one another"),
+        (BASE | {"ARCHIVE_PREFIX": ""}, "must not contain one another"),
         (BASE | {"ALLOWED_SOURCE_HOSTS": "http://x/y"}, "must be a host or host:port"),
     ],
 )

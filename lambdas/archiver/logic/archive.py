@@ -7,7 +7,6 @@ run's lease, and writes what happened.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from archiver.errors import (
     RetryableArchiveError,
 )
 from archiver.logic.copying import CopyReport, OutputCopier, RetryPolicy
+from archiver.logic.lease import take_lease
 from archiver.logic.records import build_record
 from archiver.models.jobs import JobDescription
 from archiver.models.outputs import StoredObject
@@ -36,7 +36,7 @@ from archiver.sources.https import LinkFetcher
 from archiver.sources.links import LinkGuard
 from archiver.sources.transcribe import TranscribeJobs
 from archiver.store.archive_bucket import ArchiveBucket
-from archiver.store.history_table import Claim, HistoryTable
+from archiver.store.history_table import HistoryTable, shared_key
 from archiver.store.record import HistoryRecord
 from archiver.timefmt import folder_stamp, iso_ms
 
@@ -141,7 +141,7 @@ class Archiver:
 
     def folder(self, job: JobDescription) -> str:
         """The run's folder in the archive bucket (docs/contract.md, "Archive layout")."""
-        return f"{self.settings.archive_prefix}{job.name}/{folder_stamp(job.created)}/"
+        return f"{self.settings.prefix(job.kind)}{job.name}/{folder_stamp(job.created)}/"
 
     def _wait_until_finished(self, job: JobDescription, deadline: Deadline) -> JobDescription:
         """The event says the run ended, the API does not yet (read lag): ask again briefly.
@@ -170,7 +170,14 @@ class Archiver:
             archived_at=None,
             retry_archive=True,
         )
-        previous = self._take_lease(start, owner, deadline)
+        previous, key = take_lease(
+            self.table,
+            start,
+            owner,
+            deadline=deadline,
+            busy_poll=self._retry.busy_poll,
+            sleep=self._sleep,
+        )
         if previous is not None and previous.settled:
             self._metrics.add(Metric.DUPLICATES_SKIPPED, MetricUnit.Count, 1)
             logger.info(
@@ -194,13 +201,13 @@ class Archiver:
             # once and copy only what this attempt did not.
             kept = done | report.stored
             try:
-                self._finish(job, folder, owner, kept, {"archive": _safe_reason(exc)}, retry=True)
+                self._finish(job, key, owner, kept, {"archive": _safe_reason(exc)}, retry=True)
             except Exception:
                 logger.exception("could not record the failed attempt", extra=log_keys)
             raise
         record, ours = self._finish(
             job,
-            folder,
+            key,
             owner,
             report.stored,
             report.errors | report.retryable,
@@ -242,37 +249,12 @@ class Archiver:
             )
         return _result(held, "INCOMPLETE", {"archive": held.archive_error or ""})
 
-    # -- leases --------------------------------------------------------------------------
-
-    def _take_lease(
-        self, start: HistoryRecord, owner: str, deadline: Deadline
-    ) -> HistoryRecord | None:
-        """Claim the run; wait while a concurrent delivery holds it. Returns the prior item."""
-        delay = self._retry.busy_poll
-        while True:
-            now = time.time()
-            # Every run stops copying at its deadline (the function's and the CLI's alike)
-            # and records within seconds: the lease cannot run out while its holder writes.
-            lease_until = now + max(deadline.remaining(), 0) + 90
-            claim, previous = self.table.claim(start, owner, now=now, lease_until=lease_until)
-            if claim in (Claim.CLAIMED, Claim.SETTLED):
-                return previous
-            if deadline.remaining() < delay + 5:
-                raise RetryableArchiveError(
-                    f"{start.job_name}: another invocation is still archiving run "
-                    f"{start.created_at}"
-                )
-            if previous is not None and previous.lease_is_live(now):
-                self._sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
-                delay = min(delay * 2, 5.0)
-            # else the holder finished (INCOMPLETE) or its lease ran out just now: claim again
-
     # -- records -------------------------------------------------------------------------
 
     def _finish(
         self,
         job: JobDescription,
-        folder: str,
+        key: str,
         owner: str,
         stored: Mapping[str, StoredObject],
         errors: Mapping[str, str],
@@ -284,12 +266,13 @@ class Archiver:
         Returns the record the table holds now, and whether it is ours: an invocation that
         lost its lease reports the other's record, never what it meant to write.
         """
-        record = build_record(job, self.bucket.uri(folder), stored, errors)
+        record = build_record(job, self.bucket.uri(self.folder(job)), stored, errors)
+        record.created_at = key
         if not record.archived:
             record.retry_archive = retry
         if self.table.complete(record, owner):
             return record, True
-        return self.table.get_run(job.name, job.created_at), False
+        return self.table.get_run(job.name, key), False
 
     def _reported_run_gone(
         self,
@@ -324,9 +307,14 @@ class Archiver:
             archived_at=iso_ms(datetime.now(UTC)),
         )
         if not self.table.put_if_absent(record):
-            # A concurrent delivery of the same event recorded it first.
-            held = self.table.get_run(job_name, stamp)
-            return _result(held or record, "DUPLICATE")
+            held = self.table.get_run_of(kind, job_name, stamp)
+            if held is not None:  # a concurrent delivery of the same event recorded it first
+                return _result(held, "DUPLICATE")
+            record.created_at = shared_key(stamp, kind)  # the other kind's run has the key
+            if not self.table.put_if_absent(record):
+                return _result(
+                    self.table.get_run(job_name, record.created_at) or record, "DUPLICATE"
+                )
         self._metrics.add(Metric.JOBS_INCOMPLETE, MetricUnit.Count, 1)
         logger.warning(
             "reported run no longer exists; recorded INCOMPLETE", extra=record.to_plain()

@@ -1,7 +1,8 @@
 """Backfill: archive the finished jobs Transcribe knows and the history table does not.
 
-Jobs come from ``ListTranscriptionJobs`` (paced under its 5 requests/s quota; botocore's
-adaptive retries absorb any LimitExceededException left). Each one is looked up in the
+Jobs of both kinds come from ``ListTranscriptionJobs`` and ``ListCallAnalyticsJobs`` (paced
+under their 5 requests/s quota; botocore's adaptive retries absorb any LimitExceededException
+left). Each one is looked up in the
 table with a GetItem on its run's key and, unless that run is ARCHIVED already, archived
 by :meth:`archiver.logic.archive.Archiver.archive_job`: the code the function runs.
 """
@@ -64,18 +65,19 @@ def list_finished_jobs(
     jobs: TranscribeJobs,
     *,
     statuses: Iterable[str] = FINISHED,
-    kinds: Iterable[JobKind] = (JobKind.TRANSCRIPTION,),
+    kinds: Iterable[JobKind] | None = None,
     since: datetime | None = None,
     limiter: RateLimiter | None = None,
     on_page: Callable[[int], None] | None = None,
 ) -> list[ListedJob]:
-    """Every job with one of ``statuses`` created at or after ``since``, newest first.
+    """Every job of ``kinds`` (None: every kind) with one of ``statuses`` created at or after
+    ``since``, newest first.
 
     ``on_page`` gets the number of jobs kept so far.
     """
     limiter = limiter or RateLimiter(LIST_RATE)
     found: dict[tuple[JobKind, str], ListedJob] = {}
-    for kind in kinds:
+    for kind in jobs.kinds() if kinds is None else kinds:
         for status in statuses:
             for job in jobs.list_jobs(kind, status, since=since, limiter=limiter):
                 found.setdefault((kind, job.name), job)
@@ -145,7 +147,7 @@ class Backfill:
 
     def _check_and_archive(self, job: ListedJob, deadline: Deadline | None) -> JobResult:
         try:
-            item = self._table.get_run(job.name, job.created_at)
+            item = self._table.get_run_of(job.kind, job.name, job.created_at)
             if item is not None and (verdict := self._skip(item, time.time())) is not None:
                 return JobResult(job, verdict, item.archive_error or "")
             recovered = item is None

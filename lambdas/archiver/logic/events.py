@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from archiver.contract import Metric
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
-from archiver.models.events import JobEvent, TranscribeJobStateChange
+from archiver.models.events import JobEvent, event_model
 from archiver.observability import MetricsSink, logger
 
 EventVerdict = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "REJECTED"]
@@ -49,7 +49,7 @@ class EventOutcome:
 def read_event(event: Any) -> JobEvent | list[str]:
     """The job event an EventBridge event reports, or the reasons it is not one we archive."""
     try:
-        return parse(event=event, model=TranscribeJobStateChange).job_event()
+        return parse(event=event, model=event_model(event)).job_event()
     except (ValidationError, ValueError, TypeError) as exc:
         return _reasons(exc)
 
@@ -71,7 +71,8 @@ def handle_event(
         metrics.add(Metric.EVENTS_REJECTED, MetricUnit.Count, 1)
         envelope = event if isinstance(event, dict) else {}
         logger.warning(
-            "event rejected: not a Transcribe job state change for COMPLETED or FAILED",
+            "event rejected: not a transcription or Call Analytics job state change for "
+            "COMPLETED or FAILED",
             extra={
                 "reasons": parsed,
                 "event_source": envelope.get("source"),

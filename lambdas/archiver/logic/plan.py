@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
-from archiver.contract import REDACTED, SRT, TRANSCRIPT, VTT
+from archiver.contract import (
+    MEDIA_CONTENT_TYPES,
+    REDACTED,
+    REDACTED_MEDIA_STEM,
+    SRT,
+    TRANSCRIPT,
+    UNKNOWN_MEDIA_EXTENSION,
+    VTT,
+    JobKind,
+)
 from archiver.models.jobs import JobDescription
 from archiver.models.outputs import PlannedOutput
+
+#: An extension safe to put into an object key (it comes from a link Transcribe returned).
+_SAFE_EXTENSION: Final = re.compile(r"^[a-z0-9]{1,8}$")
 
 
 def plan_outputs(job: JobDescription, *, archive_unredacted: bool) -> list[PlannedOutput]:
     """The outputs (other than job.json) a job run should have.
 
     A FAILED job has none. A COMPLETED job has its transcript (unless redaction produced
-    only the redacted one), the redacted transcript when redaction was on, and one file per
-    subtitle format it lists, matched to the links by file extension.
+    only the redacted one) and the redacted transcript when redaction was on; a
+    transcription job also one file per subtitle format it lists, matched to the links by
+    file extension; a Call Analytics job with redaction also its redacted audio.
     """
     if job.status != "COMPLETED":
         return []
-    return _transcription_outputs(job.raw, archive_unredacted=archive_unredacted)
+    raw = job.raw
+    if job.kind is JobKind.CALL_ANALYTICS:
+        redaction = (raw.get("Settings") or {}).get("ContentRedaction") or {}
+        planned = _transcripts(raw, redaction, archive_unredacted=archive_unredacted)
+        return planned + _redacted_media(raw, redacted=bool(redaction))
+    planned = _transcripts(
+        raw, raw.get("ContentRedaction") or {}, archive_unredacted=archive_unredacted
+    )
+    return planned + _subtitles(raw)
 
 
 def link_of(job: JobDescription, name: str, *, archive_unredacted: bool) -> str | None:
@@ -30,11 +52,10 @@ def link_of(job: JobDescription, name: str, *, archive_unredacted: bool) -> str 
     return None
 
 
-def _transcription_outputs(
-    raw: Mapping[str, Any], *, archive_unredacted: bool
+def _transcripts(
+    raw: Mapping[str, Any], redaction: Mapping[str, Any], *, archive_unredacted: bool
 ) -> list[PlannedOutput]:
     transcript = raw.get("Transcript") or {}
-    redaction = raw.get("ContentRedaction") or {}
     redacted_only = redaction.get("RedactionOutput") == "redacted"
     planned: list[PlannedOutput] = []
 
@@ -46,15 +67,34 @@ def _transcription_outputs(
         planned.append(PlannedOutput(TRANSCRIPT, unredacted))
     if has_redacted:
         planned.append(PlannedOutput(REDACTED, transcript.get("RedactedTranscriptFileUri")))
+    return planned
 
+
+def _subtitles(raw: Mapping[str, Any]) -> list[PlannedOutput]:
     subtitles = raw.get("Subtitles") or {}
     links = [u for u in subtitles.get("SubtitleFileUris") or [] if u]
     formats = {f.lower() for f in subtitles.get("Formats") or []}
+    planned: list[PlannedOutput] = []
     for fmt, name in (("vtt", VTT), ("srt", SRT)):
         link = next((u for u in links if _extension(u) == fmt), None)
         if fmt in formats or link:
             planned.append(PlannedOutput(name, link))
     return planned
+
+
+def _redacted_media(raw: Mapping[str, Any], *, redacted: bool) -> list[PlannedOutput]:
+    """``redacted-media.{ext}``: redaction of a Call Analytics job redacts its audio too, so
+    a run with redaction and no audio link lacks it (the link is null for accounts opted
+    out of AI-service data use, and botocore drops a null member)."""
+    link = (raw.get("Media") or {}).get("RedactedMediaFileUri")
+    if not link and not redacted:
+        return []
+    extension = _extension(link) if link else ""
+    if not _SAFE_EXTENSION.match(extension):
+        # A null link still gets a name: the format the job ran with, when we know it.
+        fallback = str(raw.get("MediaFormat") or "").lower()
+        extension = fallback if fallback in MEDIA_CONTENT_TYPES else UNKNOWN_MEDIA_EXTENSION
+    return [PlannedOutput(f"{REDACTED_MEDIA_STEM}.{extension}", link)]
 
 
 def _extension(url: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from archiver.contract import ARCHIVED, INCOMPLETE, JOB
+from archiver.contract import ARCHIVED, INCOMPLETE, JOB, JobKind
 from archiver.models.jobs import JobDescription
 from archiver.models.outputs import StoredObject
 from archiver.sources.links import strip_query
@@ -38,6 +38,11 @@ def build_record(
     """The history item for a job run (docs/contract.md, "History table")."""
     raw = job.raw
     subtitles = raw.get("Subtitles") or {}
+    settings = raw.get("Settings") or {}
+    analytics = job.kind is JobKind.CALL_ANALYTICS
+    # Call Analytics keeps redaction among its settings; the item has it in one place.
+    redaction = settings.get("ContentRedaction") if analytics else raw.get("ContentRedaction")
+    skipped = (raw.get("CallAnalyticsJobDetails") or {}).get("Skipped")
     return HistoryRecord(
         job_name=job.name,
         created_at=job.created_at,
@@ -55,9 +60,11 @@ def build_record(
         media_format=raw.get("MediaFormat"),
         media_sample_rate_hertz=raw.get("MediaSampleRateHertz"),
         failure_reason=raw.get("FailureReason"),
-        settings=raw.get("Settings") or None,
-        content_redaction=raw.get("ContentRedaction") or None,
+        settings=dict(settings) or None,
+        content_redaction=redaction or None,
         subtitle_formats=list(subtitles.get("Formats") or []) or None,
+        channel_definitions=list(raw.get("ChannelDefinitions") or []) or None,
+        analytics_skipped=list(skipped or []) or None,
         tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags") or []} or None,
         archive_uri=archive_uri,
         outputs=dict(sorted(stored.items())),

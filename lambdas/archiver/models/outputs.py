@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archiver.contract import CONTENT_TYPES
+from archiver.contract import content_type_of
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class PlannedOutput:
 
     @property
     def content_type(self) -> str:
-        return CONTENT_TYPES[self.name]
+        return content_type_of(self.name)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,15 @@ _APIS: Final = {
         list="list_transcription_jobs",
         summaries_key="TranscriptionJobSummaries",
     ),
+    JobKind.CALL_ANALYTICS: _Api(
+        get="get_call_analytics_job",
+        name_param="CallAnalyticsJobName",
+        job_key="CallAnalyticsJob",
+        name_key="CallAnalyticsJobName",
+        status_key="CallAnalyticsJobStatus",
+        list="list_call_analytics_jobs",
+        summaries_key="CallAnalyticsJobSummaries",
+    ),
 }
 
 

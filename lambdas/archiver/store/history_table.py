@@ -5,6 +5,12 @@ takes a lease on the item (``LeaseOwner`` / ``LeaseExpiresAt``) with a condition
 that fails when the run is already ARCHIVED or another live lease holds it. The final
 record is written only while the lease is still ours, and replaces the lease attributes.
 Two deliveries of one event, in sequence or at once, therefore copy once and write one item.
+
+A transcription job and a Call Analytics job may share a name. Their runs share the
+partition, and should two of them also share a CreationTime to the millisecond, the item
+at that key belongs to whichever kind took it first: a lease is never taken on the other
+kind's item (``Claim.OTHER_KIND``), and the later run is keyed ``{CreatedAt}#{JobKind}``
+instead (:func:`shared_key`), so both are recorded and neither overwrites the other.
 """
 
 from __future__ import annotations
@@ -30,6 +36,12 @@ class Claim(enum.Enum):
     CLAIMED = "claimed"
     SETTLED = "settled"  # ARCHIVED (or PURGED): nothing more to do for the run
     BUSY = "busy"  # another invocation holds a live lease on the run
+    OTHER_KIND = "other kind"  # the key holds a run of the other job kind
+
+
+def shared_key(created_at: str, kind: JobKind) -> str:
+    """The sort key of a run whose CreatedAt is already taken by a run of the other kind."""
+    return f"{created_at}#{kind.value}"
 
 
 class HistoryTable:
@@ -45,6 +57,15 @@ class HistoryTable:
         )
         item = response.get("Item")
         return HistoryRecord.from_item(item) if item else None
+
+    def get_run_of(self, kind: JobKind, job_name: str, created_at: str) -> HistoryRecord | None:
+        """The recorded run of ``kind`` created at ``created_at`` (see :func:`shared_key`)."""
+        held = self.get_run(job_name, created_at)
+        if held is not None and not _other_kind(held, kind):
+            return held
+        if held is None:
+            return None
+        return self.get_run(job_name, shared_key(created_at, kind))
 
     def runs(self, job_name: str) -> list[HistoryRecord]:
         """Every recorded run of a job name, oldest first (a Query on the partition)."""
@@ -88,6 +109,9 @@ class HistoryTable:
             + ", ".join(["LeaseOwner = :owner", "LeaseExpiresAt = :until", *sets]),
             "ConditionExpression": (
                 "attribute_not_exists(JobName) OR ("
+                # An item without JobKind predates job kinds (or is a purge tombstone,
+                # which keeps no kind): it is taken as this run's.
+                "(attribute_not_exists(JobKind) OR JobKind = :kind) AND "
                 "(attribute_not_exists(ArchiveStatus) OR NOT ArchiveStatus IN "
                 "(:archived, :purged)) AND "
                 "(attribute_not_exists(LeaseExpiresAt) OR LeaseExpiresAt < :now))"
@@ -96,6 +120,7 @@ class HistoryTable:
                 {
                     ":owner": owner,
                     ":until": lease_until,
+                    ":kind": start.kind.value,
                     ":archived": ARCHIVED,
                     ":purged": PURGED,
                     ":now": now,
@@ -112,6 +137,8 @@ class HistoryTable:
             if not _condition_failed(exc):
                 raise
             current = self.get_run(start.job_name, start.created_at)
+            if current is not None and _other_kind(current, start.kind):
+                return Claim.OTHER_KIND, current
             if current is not None and current.settled:
                 return Claim.SETTLED, current
             return Claim.BUSY, current
@@ -159,6 +186,10 @@ class HistoryTable:
                 return False
             raise
         return True
+
+
+def _other_kind(item: HistoryRecord, kind: JobKind) -> bool:
+    return item.job_kind is not None and item.job_kind is not kind
 
 
 def _key(job_name: str, created_at: str) -> dict[str, Any]:

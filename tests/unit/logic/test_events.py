@@ -32,6 +32,20 @@ def good_event(**detail: Any) -> dict[str, Any]:
     }
 
 
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return data
+
+
+def analytics_event(**detail: Any) -> dict[str, Any]:
+    """AWS's documented Call Analytics example, with real values for its placeholders."""
+    event = fixture("docs-call-analytics-job-state-change.json")
+    event["id"] = "4f1c5b0e-9a55-4d1e-8d7e-0123456789ab"
+    event["time"] = "2026-11-23T10:16:40Z"
+    event["detail"] = {"JobName": "call-1", "JobStatus": "COMPLETED"} | detail
+    return event
+
+
 class FakeArchiver:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -50,16 +64,25 @@ def handle(event: Any, archiver: Any, sink: RecordingMetrics) -> dict[str, Any]:
     return handle_event(event, archiver, deadline=None, metrics=sink).as_response()
 
 
-def fixture(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return data
-
-
 BAD_EVENTS: dict[str, Any] = {
     "wrong source": good_event() | {"source": "aws.s3"},
-    "call analytics detail-type": fixture("docs-call-analytics-job-state-change.json"),
+    # AWS's documented templates carry placeholders ("timestamp", "status").
+    "call analytics docs template": fixture("docs-call-analytics-job-state-change.json"),
+    "call analytics IN_PROGRESS": analytics_event(JobStatus="IN_PROGRESS"),
+    "call analytics no status": analytics_event() | {"detail": {"JobName": "call-1"}},
+    "call analytics no name": analytics_event() | {"detail": {"JobStatus": "COMPLETED"}},
+    "call analytics path in name": analytics_event(JobName="../call-1"),
+    "call analytics name too long": analytics_event(JobName="a" * 201),
+    "call analytics transcription detail": analytics_event()
+    | {"detail": {"TranscriptionJobName": "call-1", "TranscriptionJobStatus": "COMPLETED"}},
+    "call analytics wrong source": analytics_event() | {"source": "aws.s3"},
+    "transcription detail-type, analytics detail": analytics_event()
+    | {"detail-type": "Transcribe Job State Change"},
     "vocabulary event": fixture("docs-vocabulary-state-change.json"),
     "post-call analytics event": fixture("real-call-analytics-post-call-job-state-change.json"),
+    "post-call analytics docs event": fixture(
+        "docs-call-analytics-post-call-job-state-change-completed.json"
+    ),
     "docs template (placeholder time)": fixture("docs-transcribe-job-state-change.json"),
     "status IN_PROGRESS": good_event(TranscriptionJobStatus="IN_PROGRESS"),
     "no job name": {**good_event(), "detail": {"TranscriptionJobStatus": "FAILED"}},
@@ -113,3 +136,60 @@ def test_given_a_200_character_dotted_name_when_handled_then_it_is_accepted(
     assert len(name) == 200
     handle(good_event(TranscriptionJobName=name, TranscriptionJobStatus="FAILED"), archiver, sink)
     assert archiver.calls[0]["job_name"] == name
+
+
+@pytest.mark.parametrize("status", ["COMPLETED", "FAILED"])
+def test_given_a_call_analytics_event_when_handled_then_its_run_is_archived_as_that_kind(
+    status: str, sink: RecordingMetrics
+) -> None:
+    archiver: Any = FakeArchiver()
+    detail: dict[str, Any] = {"JobStatus": status}
+    if status == "FAILED":
+        detail["FailureReason"] = "Unsupported media format"
+    result = handle(analytics_event(**detail), archiver, sink)
+    assert result["outcome"] == "ARCHIVED"
+    assert archiver.calls == [
+        {
+            "job_name": "call-1",
+            "kind": JobKind.CALL_ANALYTICS,
+            "event_time": datetime(2026, 11, 23, 10, 16, 40, tzinfo=UTC),
+            "event_status": status,
+            "deadline": None,
+        }
+    ]
+    assert Metric.EVENTS_REJECTED not in sink.totals
+
+
+def test_given_a_generative_summary_event_when_handled_then_skipped_features_do_not_reject(
+    sink: RecordingMetrics,
+) -> None:
+    archiver: Any = FakeArchiver()
+    event = analytics_event(
+        AnalyticsJobDetails={
+            "Skipped": [
+                {
+                    "Feature": "GENERATIVE_SUMMARIZATION",
+                    "ReasonCode": "INSUFFICIENT_CONVERSATION_CONTENT",
+                    "Message": "The conversation is too short.",
+                }
+            ]
+        }
+    )
+    assert handle(event, archiver, sink)["outcome"] == "ARCHIVED"
+    assert archiver.calls[0]["kind"] is JobKind.CALL_ANALYTICS
+
+
+def test_given_an_analytics_event_naming_call_analytics_job_name_then_it_is_accepted(
+    sink: RecordingMetrics,
+) -> None:
+    """One documentation page spells the field CallAnalyticsJobName; AWS's example events
+    and working consumers use JobName. Either names the job."""
+    archiver: Any = FakeArchiver()
+    event = analytics_event() | {
+        "detail": {"CallAnalyticsJobName": "call-9", "JobStatus": "FAILED"}
+    }
+    assert handle(event, archiver, sink)["outcome"] == "ARCHIVED"
+    assert (archiver.calls[0]["job_name"], archiver.calls[0]["event_status"]) == (
+        "call-9",
+        "FAILED",
+    )

@@ -7,7 +7,7 @@ import json
 from archiver.logic.records import build_record, job_json
 from archiver.models.outputs import StoredObject
 
-from tests.unit.factories import SIGNED, job
+from tests.unit.factories import SIGNED, analytics_job, job
 
 
 def test_given_a_job_when_described_then_job_json_has_iso_times_and_no_query_strings() -> None:
@@ -65,3 +65,77 @@ def test_given_a_full_job_when_recorded_then_item_has_the_contract_attributes() 
     incomplete = build_record(full, "s3://a/p/", stored, {"subtitles.srt": "link is null"})
     assert incomplete.archive_status == "INCOMPLETE"
     assert incomplete.archive_error == "subtitles.srt: link is null"
+
+
+def test_given_a_call_analytics_job_when_recorded_then_item_has_its_kind_and_attributes() -> None:
+    call = analytics_job(
+        Tags=[{"Key": "Queue", "Value": "Billing"}],
+        IdentifiedLanguageScore=0.98,
+        Settings={
+            "ContentRedaction": {"RedactionType": "PII", "RedactionOutput": "redacted"},
+            "LanguageOptions": ["en-US", "es-US"],
+            "Summarization": {"GenerateAbstractiveSummary": True},
+        },
+        CallAnalyticsJobDetails={
+            "Skipped": [
+                {
+                    "Feature": "GENERATIVE_SUMMARIZATION",
+                    "ReasonCode": "INSUFFICIENT_CONVERSATION_CONTENT",
+                    "Message": "too short",
+                }
+            ]
+        },
+        DataAccessRoleArn="arn:aws:iam::111122223333:role/CallAnalytics",
+    )
+
+    record = build_record(call, "s3://a/call-analytics/call-1/x/", {}, {}).to_plain()
+
+    assert record["JobKind"] == "CALL_ANALYTICS"
+    assert record["JobName"] == "call-1"
+    assert record["JobStatus"] == "COMPLETED"
+    assert record["ChannelDefinitions"] == [
+        {"ChannelId": 0, "ParticipantRole": "AGENT"},
+        {"ChannelId": 1, "ParticipantRole": "CUSTOMER"},
+    ]
+    assert record["AnalyticsSkipped"] == [
+        {
+            "Feature": "GENERATIVE_SUMMARIZATION",
+            "ReasonCode": "INSUFFICIENT_CONVERSATION_CONTENT",
+            "Message": "too short",
+        }
+    ]
+    assert record["Tags"] == {"Queue": "Billing"}
+    assert record["Settings"]["LanguageOptions"] == ["en-US", "es-US"]
+    # Redaction lives among Call Analytics' settings; the item also has it where
+    # transcription runs keep it.
+    assert record["ContentRedaction"] == {"RedactionType": "PII", "RedactionOutput": "redacted"}
+    assert record["MediaFileUri"] == "s3://media/call-1.wav"
+    assert record["MediaFormat"] == "wav"
+    assert record["MediaSampleRateHertz"] == 8000
+    assert record["IdentifiedLanguageScore"] == 0.98
+    assert record["StartedAt"] == record["CompletedAt"] == "2026-11-23T10:15:02.123Z"
+    assert "SubtitleFormats" not in record
+
+
+def test_given_a_failed_call_analytics_job_when_recorded_then_reason_kept_and_no_skipped() -> None:
+    failed = analytics_job(
+        CallAnalyticsJobStatus="FAILED",
+        FailureReason="Invalid number of channels: number of channels too large",
+        Transcript=...,
+        Media={"MediaFileUri": "s3://media/call-1.wav"},
+    )
+    record = build_record(failed, "s3://a/p/", {}, {}).to_plain()
+    assert record["JobStatus"] == "FAILED"
+    assert record["FailureReason"].startswith("Invalid number of channels")
+    assert "AnalyticsSkipped" not in record
+
+
+def test_given_a_call_analytics_job_when_described_then_job_json_keeps_no_query_strings() -> None:
+    body = job_json(analytics_job())
+    data = json.loads(body)
+    assert data["CallAnalyticsJobName"] == "call-1"
+    assert data["Media"] == {
+        "MediaFileUri": "s3://media/call-1.wav",
+        "RedactedMediaFileUri": "https://s3.amazonaws.com/b/redacted-call-1.wav",
+    }
+    assert b"Signature" not in body and b"Security-Token" not in body

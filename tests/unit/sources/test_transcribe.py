@@ -101,6 +101,7 @@ def test_given_newest_first_pages_when_listing_since_then_paging_stops_at_older_
     jobs = list_finished_jobs(
         TranscribeJobs(client),
         statuses=["COMPLETED"],
+        kinds=[JobKind.TRANSCRIPTION],
         since=T0 - timedelta(days=1),
         limiter=no_wait(),
     )
@@ -130,7 +131,11 @@ def test_given_pages_out_of_order_when_listing_since_then_every_page_is_read_and
     )
 
     jobs = list_finished_jobs(
-        TranscribeJobs(client), statuses=["FAILED"], since=T0 - timedelta(days=1), limiter=no_wait()
+        TranscribeJobs(client),
+        statuses=["FAILED"],
+        kinds=[JobKind.TRANSCRIPTION],
+        since=T0 - timedelta(days=1),
+        limiter=no_wait(),
     )
 
     assert [j.name for j in jobs] == ["new-1", "new-2"]
@@ -195,3 +200,99 @@ def test_given_a_description_then_times_are_utc_and_the_common_fields_typed(
     assert job.created == T0 and job.created.tzinfo == UTC
     assert job.started is None
     assert job.created_at == "2026-11-23T12:00:00.000Z"
+
+
+# -- Call Analytics -----------------------------------------------------------------------
+
+
+def analytics_summary(name: str, created: datetime, status: str = "COMPLETED") -> dict[str, Any]:
+    return {
+        "CallAnalyticsJobName": name,
+        "CreationTime": created,
+        "CompletionTime": created + timedelta(minutes=1),
+        "LanguageCode": "en-US",
+        "CallAnalyticsJobStatus": status,
+    }
+
+
+def test_given_both_kinds_when_listing_without_kinds_then_each_api_is_read_and_jobs_merged(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    stubber.add_response(
+        "list_transcription_jobs",
+        {"TranscriptionJobSummaries": [summary("shared", T0 - timedelta(hours=2), "FAILED")]},
+        {"Status": "FAILED", "MaxResults": 100},
+    )
+    stubber.add_response(
+        "list_call_analytics_jobs",
+        {
+            "CallAnalyticsJobSummaries": [
+                analytics_summary("shared", T0, "FAILED"),
+                analytics_summary("call-2", T0 - timedelta(hours=1), "FAILED"),
+            ],
+            "NextToken": "c1",
+        },
+        {"Status": "FAILED", "MaxResults": 100},
+    )
+    stubber.add_response(
+        "list_call_analytics_jobs",
+        {"CallAnalyticsJobSummaries": [analytics_summary("old", T0 - timedelta(days=3), "FAILED")]},
+        {"Status": "FAILED", "MaxResults": 100, "NextToken": "c1"},
+    )
+
+    jobs = list_finished_jobs(
+        TranscribeJobs(client), statuses=["FAILED"], since=T0 - timedelta(days=1), limiter=no_wait()
+    )
+
+    # One name, two jobs: each kind's run is listed on its own.
+    assert [(j.kind, j.name) for j in jobs] == [
+        (JobKind.CALL_ANALYTICS, "shared"),
+        (JobKind.CALL_ANALYTICS, "call-2"),
+        (JobKind.TRANSCRIPTION, "shared"),
+    ]
+    assert TranscribeJobs.kinds() == (JobKind.TRANSCRIPTION, JobKind.CALL_ANALYTICS)
+
+
+def test_given_a_call_analytics_job_when_described_then_its_own_api_answers(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    stubber.add_response(
+        "get_call_analytics_job",
+        {
+            "CallAnalyticsJob": {
+                "CallAnalyticsJobName": "call-1",
+                "CallAnalyticsJobStatus": "IN_PROGRESS",
+                "CreationTime": T0,
+                "StartTime": T0 + timedelta(seconds=1),
+                "ChannelDefinitions": [
+                    {"ChannelId": 0, "ParticipantRole": "AGENT"},
+                    {"ChannelId": 1, "ParticipantRole": "CUSTOMER"},
+                ],
+            }
+        },
+        {"CallAnalyticsJobName": "call-1"},
+    )
+    job = TranscribeJobs(client).describe(JobKind.CALL_ANALYTICS, "call-1")
+    assert (job.kind, job.name, job.status, job.finished) == (
+        JobKind.CALL_ANALYTICS,
+        "call-1",
+        "IN_PROGRESS",
+        False,
+    )
+    assert job.started == T0 + timedelta(seconds=1)
+    assert job.raw["ChannelDefinitions"][1]["ParticipantRole"] == "CUSTOMER"
+
+
+def test_given_a_call_analytics_job_transcribe_lost_when_described_then_not_found(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    stubber.add_client_error(
+        "get_call_analytics_job",
+        service_error_code="BadRequestException",
+        service_message="The requested job couldn't be found. Check the job name and try again.",
+    )
+    with pytest.raises(JobNotFoundError):
+        TranscribeJobs(client).describe(JobKind.CALL_ANALYTICS, "gone")

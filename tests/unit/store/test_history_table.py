@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from archiver.contract import ARCHIVED, INCOMPLETE
+import pytest
+from archiver.contract import ARCHIVED, INCOMPLETE, PURGED, JobKind
 from archiver.models.outputs import StoredObject
-from archiver.store.history_table import Claim, HistoryTable
+from archiver.store.history_table import Claim, HistoryTable, shared_key
 from archiver.store.record import HistoryRecord
 
 KEY = ("call-1", "2026-11-23T10:15:02.123Z")
@@ -81,3 +83,68 @@ def test_given_a_record_when_put_if_absent_twice_then_one_item_stays(aws: dict[s
     assert [r.archive_error for r in runs] == ["first"]
     # An attribute this version does not know survives the round trip, numbers as numbers.
     assert runs[0].extra["Score"] == 0.25 and isinstance(runs[0].extra["Score"], float)
+
+
+# -- a transcription job and a Call Analytics job of one name ------------------------------
+
+ANALYTICS_START = replace(START, job_kind=JobKind.CALL_ANALYTICS)
+TRANSCRIPTION_START = replace(START, job_kind=JobKind.TRANSCRIPTION)
+
+
+@pytest.mark.parametrize("held_status", [ARCHIVED, INCOMPLETE])
+def test_given_the_other_kinds_run_at_the_key_when_claimed_then_it_is_never_taken(
+    aws: dict[str, Any], held_status: str
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(TRANSCRIPTION_START, "transcription", now=100.0, lease_until=200.0)
+    held = replace(TRANSCRIPTION_START, archive_status=held_status, archive_error=None)
+    assert table.complete(held, "transcription")
+
+    # Same name, same CreatedAt to the millisecond, lease long expired: still not ours.
+    claim, current = table.claim(ANALYTICS_START, "analytics", now=999.0, lease_until=2000.0)
+
+    assert claim is Claim.OTHER_KIND
+    assert current is not None and current.kind is JobKind.TRANSCRIPTION
+    item = table.get_run(*KEY)
+    assert item is not None
+    assert (item.kind, item.archive_status, item.lease_owner) == (
+        JobKind.TRANSCRIPTION,
+        held_status,
+        None,
+    )
+
+
+def test_given_runs_of_both_kinds_at_one_key_then_each_is_found_as_its_own(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(ANALYTICS_START, "analytics", now=100.0, lease_until=200.0)
+    aside = replace(TRANSCRIPTION_START, created_at=shared_key(KEY[1], JobKind.TRANSCRIPTION))
+    claim, _ = table.claim(aside, "transcription", now=100.0, lease_until=200.0)
+    assert claim is Claim.CLAIMED
+    assert aside.created_at == "2026-11-23T10:15:02.123Z#TRANSCRIPTION"
+
+    analytics = table.get_run_of(JobKind.CALL_ANALYTICS, *KEY)
+    transcription = table.get_run_of(JobKind.TRANSCRIPTION, *KEY)
+
+    assert analytics is not None and analytics.lease_owner == "analytics"
+    assert transcription is not None and transcription.lease_owner == "transcription"
+    assert [r.kind for r in table.runs(KEY[0])] == [
+        JobKind.CALL_ANALYTICS,
+        JobKind.TRANSCRIPTION,
+    ]
+
+
+def test_given_an_item_without_kind_when_either_kind_claims_then_it_counts_as_that_run(
+    aws: dict[str, Any],
+) -> None:
+    """Items written before job kinds existed, and purge tombstones, carry no JobKind: a
+    tombstone must stop either kind from archiving the erased run again."""
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    assert table.put_if_absent(record(PURGED))
+
+    claim, held = table.claim(ANALYTICS_START, "analytics", now=100.0, lease_until=200.0)
+
+    assert claim is Claim.SETTLED
+    assert held is not None and held.archive_status == PURGED
+    assert table.get_run_of(JobKind.CALL_ANALYTICS, *KEY) == held
