@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from archiver.aws import aws_failure, default_region
+from archiver.contract import JobKind
 from archiver.errors import ConfigurationError
-from archiver.logic.history import STATUSES, normalize_time, parse_tag
+from archiver.logic.history import STATUSES, normalize_time, parse_kind, parse_tag
 from archiver.observability import logger
 from archiver.settings import Settings
 
@@ -92,6 +93,9 @@ def _option(parse: Callable[[str], T]) -> Callable[[str], T]:
 time_since = _option(normalize_time)
 time_until = _option(partial(normalize_time, end_of_day=True))
 tag = _option(parse_tag)
+kind = _option(parse_kind)
+#: What ``--kind`` takes, for help texts.
+KINDS = " or ".join(k.option for k in JobKind)
 
 
 def positive(text: str) -> int:

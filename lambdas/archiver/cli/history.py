@@ -25,6 +25,7 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         description="Job runs, newest CompletedAt first. Every page unless --limit.",
     )
     listing.add_argument("--status", type=common.status, help="COMPLETED or FAILED")
+    listing.add_argument("--kind", type=common.kind, help=f"{common.KINDS} (default: both)")
     listing.add_argument(
         "--since",
         type=common.time_since,
@@ -45,7 +46,10 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         "show",
         parents=[options],
         help="one job's latest run (or all its runs)",
-        description="One job's latest run, or every run of its name with --all-runs.",
+        description=(
+            "One job's latest run (of each job kind that used the name: a transcription "
+            "job and a Call Analytics job may share one), or every run with --all-runs."
+        ),
     )
     show.add_argument("job_name", metavar="JOB_NAME")
     show.add_argument("--all-runs", action="store_true", help="every run, newest first")
@@ -66,6 +70,7 @@ def list_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
             language=args.language,
             tag=args.tag,
             limit=args.limit,
+            kind=args.kind,
         )
     )
     if args.output == "json":
@@ -85,8 +90,7 @@ def show_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.all_runs:
         runs = repository.runs_of(args.job_name)
     else:
-        latest = repository.latest_run(args.job_name)
-        runs = [latest] if latest is not None else []
+        runs = repository.latest_runs(args.job_name)
     if not runs:
         raise common.RunError(f"no runs of job {args.job_name!r} in table {table!r}")
     if args.output == "json":

@@ -12,6 +12,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from archiver.contract import JobKind
+
 CSV_COLUMNS: Final = (
     "JobName",
     "CreatedAt",
@@ -24,6 +26,7 @@ CSV_COLUMNS: Final = (
     "FailureReason",
     "ArchiveError",
     "Tags",
+    "JobKind",
 )
 #: Order of the attributes in ``history show``; any others follow alphabetically.
 SHOW_ORDER: Final = (
@@ -44,6 +47,8 @@ SHOW_ORDER: Final = (
     "MediaFormat",
     "MediaSampleRateHertz",
     "SubtitleFormats",
+    "ChannelDefinitions",
+    "AnalyticsSkipped",
     "Tags",
     "Settings",
     "ContentRedaction",
@@ -90,9 +95,11 @@ def runs_table(runs: list[dict[str, Any]]) -> Table:
     table.add_column("Reason", min_width=12, ratio=1)
     for run in runs:
         job = text(run.get("JobName"))
-        tags = _tags(run.get("Tags"))
-        if tags:
-            job.append_text(text("\n" + tags, "dim"))
+        # Transcription is the common case; only the other kind is spelled out.
+        kind = _kind_label(run.get("JobKind"))
+        note = " · ".join(part for part in (kind, _tags(run.get("Tags"))) if part)
+        if note:
+            job.append_text(text("\n" + note, "dim"))
         reason = run.get("FailureReason") or run.get("ArchiveError") or ""
         table.add_row(
             text(_short_time(run.get("CompletedAt"))),
@@ -133,6 +140,15 @@ def _short_time(value: Any) -> str:
     """``2026-11-23T10:15:02.123Z`` as ``2026-11-23 10:15:02``: tables are for reading."""
     raw = "" if value is None else str(value)
     return raw[:19].replace("T", " ") if len(raw) >= 19 else raw
+
+
+def _kind_label(value: Any) -> str:
+    if value is None or value == JobKind.TRANSCRIPTION.value:
+        return ""
+    try:
+        return JobKind(value).option
+    except ValueError:
+        return str(value)
 
 
 def _tags(value: Any) -> str:

@@ -7,6 +7,7 @@ A small public API for scripts as well as the CLI::
     history = HistoryRepository("transcribe-jobs", region="eu-west-1")
     for run in history.list_runs(status="FAILED", since="2026-11-22", limit=20):
         print(run["JobName"], run.get("FailureReason"))
+    calls = list(history.list_runs(kind="call-analytics", since="2026-11-22"))
 
 Every method reads with ``Query`` on the table or one of its indexes (never ``Scan``), so
 the cost of a question grows with the size of its answer, not of the table. Items come
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from archiver import contract
 from archiver.aws import clients
-from archiver.contract import FINISHED_STATUSES
+from archiver.contract import FINISHED_STATUSES, JobKind
 from archiver.store.history_queries import Filter, HistoryQueries
 from archiver.store.record import HistoryRecord
 from archiver.timefmt import iso_ms, parse_iso
@@ -80,6 +81,17 @@ def _is_date_only(text: str) -> bool:
     return True
 
 
+def parse_kind(value: JobKind | str) -> JobKind:
+    """A job kind as the CLI spells it (``call-analytics``) or as items store it."""
+    if isinstance(value, JobKind):
+        return value
+    for kind in JobKind:
+        if value.strip().lower() in (kind.option, kind.value.lower()):
+            return kind
+    choices = " or ".join(kind.option for kind in JobKind)
+    raise ValueError(f"{value!r} is not a job kind: use {choices}")
+
+
 def parse_tag(text: str) -> Tag:
     """``KEY=VALUE`` (split at the first ``=``; the value may be empty) to a pair."""
     key, sep, value = text.partition("=")
@@ -116,12 +128,15 @@ class HistoryRepository:
         language: str | None = None,
         tag: Tag | str | None = None,
         limit: int | None = None,
+        kind: JobKind | str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Job runs, newest ``CompletedAt`` first, read lazily page by page.
 
         ``status``: COMPLETED or FAILED (None: both). ``since``/``until``: inclusive bounds
         on ``CompletedAt``. ``language``: a language code such as ``de-DE``. ``tag``:
-        ``(key, value)`` or ``"key=value"``. ``limit``: stop after this many runs (and read
+        ``(key, value)`` or ``"key=value"``. ``kind``: ``"transcription"`` or
+        ``"call-analytics"`` (or a :class:`JobKind`; None: both; items written before job
+        kinds existed are transcription runs). ``limit``: stop after this many runs (and read
         no further pages). Runs without ``CompletedAt`` (not finished) are in no index and
         therefore never listed. Raises ValueError for a bad argument before any request.
         """
@@ -131,12 +146,17 @@ class HistoryRepository:
             raise ValueError(f"limit must be at least 1, not {limit}")
         if isinstance(tag, str):
             tag = parse_tag(tag)
+        job_kind = parse_kind(kind) if kind is not None else None
         low = normalize_time(since) if since is not None else None
         high = normalize_time(until, end_of_day=True) if until is not None else None
         if low is not None and high is not None and low > high:
             raise ValueError(f"since ({low}) is later than until ({high})")
 
         where = Filter()
+        if job_kind is JobKind.TRANSCRIPTION:
+            where.equals_or_missing("JobKind", job_kind.value)
+        elif job_kind is not None:
+            where.equals(("JobKind",), job_kind.value)
         if tag is not None:
             where.equals(("Tags", tag[0]), tag[1])
         if language is not None:
@@ -172,6 +192,18 @@ class HistoryRepository:
     def runs_of(self, job_name: str) -> list[dict[str, Any]]:
         """Every recorded run of a job name, newest ``CreatedAt`` first."""
         return [r.to_plain() for r in self._queries.runs_of(job_name)]
+
+    def latest_runs(self, job_name: str) -> list[dict[str, Any]]:
+        """The newest recorded run of each job kind that has used the name, newest first.
+
+        A transcription job and a Call Analytics job may share a name; each is its own job.
+        """
+        latest: dict[JobKind, HistoryRecord] = {}
+        for run in self._queries.runs_of(job_name):
+            latest.setdefault(run.kind, run)
+            if len(latest) == len(JobKind):
+                break
+        return [r.to_plain() for r in latest.values()]
 
     def latest_run(self, job_name: str) -> dict[str, Any] | None:
         """The newest recorded run of a job name, or None when the table has none."""

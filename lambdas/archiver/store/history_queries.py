@@ -35,6 +35,13 @@ class Filter:
         self.expressions.append(f"{'.'.join(parts)} = {placeholder}")
         self.values[placeholder] = value
 
+    def equals_or_missing(self, name: str, value: Any) -> None:
+        """``name`` equals ``value``, or the item has no such attribute (its default)."""
+        placeholder, alias = f":f{len(self.values)}", f"#f{len(self.names)}"
+        self.names[alias] = name
+        self.values[placeholder] = value
+        self.expressions.append(f"(attribute_not_exists({alias}) OR {alias} = {placeholder})")
+
     def __bool__(self) -> bool:
         return bool(self.expressions)
 

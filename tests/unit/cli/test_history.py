@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from archiver import cli
 from archiver.cli import main
+from archiver.contract import JobKind
 from archiver.logic.history import HistoryRepository
 from archiver.store.history_queries import HistoryQueries
 from archiver.store.record import to_dynamo
@@ -422,6 +423,149 @@ def test_given_an_unknown_job_when_shown_then_exit_1_with_a_clear_message(
     assert "no runs of job 'nobody' in table 'jobs'" in err
 
 
+# -- job kinds ------------------------------------------------------------------------------
+
+
+def mixed_kinds(db: Any) -> None:
+    """A legacy item (no JobKind), one of each kind, and a Call Analytics job that shares
+    a transcription job's name."""
+    put_run(db, "legacy", "2026-11-20T10:00:00.000Z")
+    put_run(db, "dictation", "2026-11-21T10:00:00.000Z", JobKind="TRANSCRIPTION")
+    put_run(
+        db,
+        "call-1",
+        "2026-11-22T10:00:00.000Z",
+        JobKind="CALL_ANALYTICS",
+        ChannelDefinitions=[
+            {"ChannelId": 0, "ParticipantRole": "AGENT"},
+            {"ChannelId": 1, "ParticipantRole": "CUSTOMER"},
+        ],
+        tags={"Queue": "Billing"},
+    )
+    put_run(
+        db,
+        "shared",
+        "2026-11-23T10:00:00.000Z",
+        created="2026-11-23T09:00:00.000Z",
+        JobKind="TRANSCRIPTION",
+        status="FAILED",
+    )
+    put_run(
+        db,
+        "shared",
+        "2026-11-23T11:00:00.000Z",
+        created="2026-11-23T09:00:00.000Z#CALL_ANALYTICS",
+        JobKind="CALL_ANALYTICS",
+        language="es-US",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--kind", "call-analytics"], ["shared", "call-1"]),
+        (["--kind", "CALL_ANALYTICS"], ["shared", "call-1"]),
+        # Items written before job kinds existed are transcription runs.
+        (["--kind", "transcription"], ["shared", "dictation", "legacy"]),
+        ([], ["shared", "shared", "call-1", "dictation", "legacy"]),
+        (["--kind", "call-analytics", "--status", "COMPLETED"], ["shared", "call-1"]),
+        (["--kind", "transcription", "--status", "FAILED"], ["shared"]),
+        (["--kind", "call-analytics", "--language", "en-US"], ["call-1"]),
+        (["--kind", "transcription", "--language", "es-US"], []),
+        (["--kind", "call-analytics", "--tag", "Queue=Billing"], ["call-1"]),
+        (["--kind", "call-analytics", "--limit", "1"], ["shared"]),
+    ],
+)
+def test_given_both_kinds_when_listing_by_kind_then_only_that_kind_comes_by_query(
+    db: Any,
+    capsys: pytest.CaptureFixture[str],
+    calls: list[str],
+    argv: list[str],
+    expected: list[str],
+) -> None:
+    mixed_kinds(db)
+
+    code, out, err = run_cli(capsys, "history", "list", *argv, "--output", "json")
+
+    assert code == 0, err
+    runs = json.loads(out)
+    assert [r["JobName"] for r in runs] == expected
+    kinds = {r.get("JobKind", "TRANSCRIPTION") for r in runs}
+    if "call-analytics" in argv:
+        assert kinds == {"CALL_ANALYTICS"}
+    if "transcription" in argv and runs:
+        assert kinds == {"TRANSCRIPTION"}
+    assert set(calls) == {"Query"}
+
+
+def test_given_both_kinds_when_listed_as_a_table_or_csv_then_call_analytics_runs_are_marked(
+    db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mixed_kinds(db)
+
+    code, out, _ = run_cli(capsys, "history", "list")
+    assert code == 0
+    assert "call-analytics · Queue=Billing" in out
+    assert out.count("call-analytics") == 2
+
+    code, out, _ = run_cli(capsys, "history", "list", "--output", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["JobName"], r["JobKind"]) for r in rows] == [
+        ("shared", "CALL_ANALYTICS"),
+        ("shared", "TRANSCRIPTION"),
+        ("call-1", "CALL_ANALYTICS"),
+        ("dictation", "TRANSCRIPTION"),
+        ("legacy", ""),
+    ]
+
+
+def test_given_a_name_both_kinds_used_when_shown_then_each_kinds_latest_run_says_its_kind(
+    db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mixed_kinds(db)
+    put_run(
+        db,
+        "shared",
+        "2026-11-02T10:00:00.000Z",
+        created="2026-11-02T09:00:00.000Z",
+        JobKind="CALL_ANALYTICS",
+    )
+
+    code, out, _ = run_cli(capsys, "history", "show", "shared", "--output", "json")
+    assert code == 0
+    runs = json.loads(out)
+    assert [(r["JobKind"], r["CreatedAt"]) for r in runs] == [
+        ("CALL_ANALYTICS", "2026-11-23T09:00:00.000Z#CALL_ANALYTICS"),
+        ("TRANSCRIPTION", "2026-11-23T09:00:00.000Z"),
+    ]
+
+    code, out, _ = run_cli(capsys, "history", "show", "shared")
+    assert code == 0
+    assert "run 1 of 2" in out and "run 2 of 2" in out
+    assert out.index("CALL_ANALYTICS") < out.index("TRANSCRIPTION")
+    assert "2026-11-02" not in out  # an older Call Analytics run of the name
+
+    code, out, _ = run_cli(capsys, "history", "show", "call-1")
+    assert code == 0
+    assert "CALL_ANALYTICS" in out and "CUSTOMER" in out and "run 1 of" not in out
+
+
+def test_given_the_python_api_then_kind_takes_names_and_job_kinds(db: Any) -> None:
+    mixed_kinds(db)
+    repository = HistoryRepository(TABLE, dynamodb_client=db)
+
+    by_name = [r["JobName"] for r in repository.list_runs(kind="call-analytics")]
+    by_enum = [r["JobName"] for r in repository.list_runs(kind=JobKind.CALL_ANALYTICS)]
+
+    assert by_name == by_enum == ["shared", "call-1"]
+    assert [r["JobKind"] for r in repository.latest_runs("shared")] == [
+        "CALL_ANALYTICS",
+        "TRANSCRIPTION",
+    ]
+    with pytest.raises(ValueError, match="call-analytics"):
+        repository.list_runs(kind="medical")
+
+
 # -- failures -----------------------------------------------------------------------------
 
 
@@ -439,6 +583,7 @@ def test_given_an_unknown_job_when_shown_then_exit_1_with_a_clear_message(
         (["--since", "2026-11-23", "--until", "2026-11-22"], "later than --until"),
         (["--limit", "0"], "--limit"),
         (["--output", "xml"], "--output"),
+        (["--kind", "medical"], "--kind"),
     ],
 )
 def test_given_bad_usage_when_listing_then_exit_2_says_what_is_wrong(
