@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from local_aws.transcribe import analytics
 from local_aws.transcribe.faults import ApiFaultKind
 from local_aws.transcribe.jobs import JobRun
 from local_aws.transcribe.model import (
@@ -28,7 +29,7 @@ from local_aws.transcribe.model import (
 if TYPE_CHECKING:
     from local_aws.transcribe.double import FakeTranscribe
 
-#: ListTranscriptionJobs page size when MaxResults is absent: the API reference says 5
+#: List…Jobs page size when MaxResults is absent: the API reference says 5
 #: ("If you do not specify a value, a default of 5 is used"), so callers must pass 100.
 LIST_DEFAULT_MAX_RESULTS: Final = 5
 #: The API accepts small JSON bodies only; anything larger is refused before parsing.
@@ -166,6 +167,16 @@ def get_transcription_job(double: FakeTranscribe, body: Mapping[str, Any]) -> di
 
 
 def list_transcription_jobs(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
+    return _list(body, double.transcription_jobs.runs(), "TranscriptionJobSummaries", summary)
+
+
+def _list(
+    body: Mapping[str, Any],
+    all_runs: list[JobRun],
+    member: str,
+    summarize: Callable[[JobRun], dict[str, Any]],
+) -> dict[str, Any]:
+    """One page of a List…Jobs answer (both kinds page and filter alike)."""
     status = body.get("Status")
     if status is not None and status not in JOB_STATUSES:
         raise _validation(
@@ -179,7 +190,7 @@ def list_transcription_jobs(double: FakeTranscribe, body: Mapping[str, Any]) -> 
     after = _decode_token(body.get("NextToken"))
     runs = [
         r
-        for r in double.transcription_jobs.runs()
+        for r in all_runs
         if (status is None or r.status == status)
         and (contains is None or contains in r.name.lower())
     ]
@@ -189,13 +200,34 @@ def list_transcription_jobs(double: FakeTranscribe, body: Mapping[str, Any]) -> 
         response["Status"] = status
     if token is not None:
         response["NextToken"] = token
-    response["TranscriptionJobSummaries"] = [summary(r) for r in page]
+    response[member] = [summarize(r) for r in page]
     return response
 
 
 def delete_transcription_job(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        double.delete_job(job_name_param(body, "TranscriptionJobName"))
+        double.delete_job(job_name_param(body, "TranscriptionJobName"), kind="transcription")
+    except KeyError:
+        raise ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE) from None
+    return {}
+
+
+def get_call_analytics_job(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
+    run = double.call_analytics_jobs.find(job_name_param(body, "CallAnalyticsJobName"))
+    if run is None:
+        raise ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE)
+    return {"CallAnalyticsJob": analytics.job_json(run, double.response_links())}
+
+
+def list_call_analytics_jobs(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
+    return _list(
+        body, double.call_analytics_jobs.runs(), "CallAnalyticsJobSummaries", analytics.summary
+    )
+
+
+def delete_call_analytics_job(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        double.delete_job(job_name_param(body, "CallAnalyticsJobName"), kind="call-analytics")
     except KeyError:
         raise ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE) from None
     return {}
@@ -205,6 +237,9 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
     "GetTranscriptionJob": Operation(get_transcription_job, "TranscriptionJobName"),
     "ListTranscriptionJobs": Operation(list_transcription_jobs),
     "DeleteTranscriptionJob": Operation(delete_transcription_job, "TranscriptionJobName"),
+    "GetCallAnalyticsJob": Operation(get_call_analytics_job, "CallAnalyticsJobName"),
+    "ListCallAnalyticsJobs": Operation(list_call_analytics_jobs),
+    "DeleteCallAnalyticsJob": Operation(delete_call_analytics_job, "CallAnalyticsJobName"),
 }
 
 

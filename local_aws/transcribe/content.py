@@ -9,7 +9,10 @@ Two kinds of content exist:
   that is produced chunk by chunk, so neither the server nor a test ever holds it whole.
 
 No WebVTT written by Transcribe was found, so :func:`srt_to_vtt` derives one from the real
-SRT fixture; everything VTT in the double is therefore *derived*, not captured.
+SRT fixture; everything VTT in the double is therefore *derived*, not captured. Likewise
+the only real Call Analytics output at hand is a redacted one: the unredacted Call
+Analytics transcript is derived from it (:func:`analytics_unredacted`), and redacted audio
+is generated content of the size a WAV of that call would have (:func:`call_audio_size`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ REDACTED_TRANSCRIPT: Final = "call-analytics-redacted-pii.json"
 KOREAN_TRANSCRIPT: Final = "korean-long-float-confidence.json"
 SILENT_TRANSCRIPT: Final = "empty-silent-audio.json"
 
+#: The real Call Analytics call: 279.06 s (its TotalConversationDurationMillis).
+CALL_DURATION_MS: Final = 279_060
+#: A RIFF/WAVE header's size.
+WAV_HEADER_BYTES: Final = 44
+
 #: Chunk size used when streaming content (also the generated-content block size).
 CHUNK_SIZE: Final = 64 * 1024
 
@@ -61,6 +69,26 @@ def srt_to_vtt(srt: bytes) -> bytes:
         line.replace(",", ".") if "-->" in line and line[:2].isdigit() else line for line in lines
     ]
     return ("WEBVTT\n\n" + "\n".join(converted)).encode("utf-8")
+
+
+def analytics_unredacted(redacted: bytes) -> bytes:
+    """An unredacted Call Analytics transcript *derived* from the real redacted one.
+
+    Only ``ContentMetadata.Output`` changes (``Redacted`` -> ``Raw``): no invented words
+    replace the ``[PII]`` tokens. Enough for an archive test, which needs a document of the
+    right shape whose bytes differ from the redacted one's.
+    """
+    marker = b'"Output": "Redacted"'
+    if redacted.count(marker) != 1:
+        raise ValueError("not the redacted Call Analytics fixture")
+    return redacted.replace(marker, b'"Output": "Raw"')
+
+
+def call_audio_size(
+    duration_ms: int = CALL_DURATION_MS, *, sample_rate: int = 8000, channels: int = 2
+) -> int:
+    """Bytes of a 16-bit PCM WAV of that length: two-channel telephone audio by default."""
+    return WAV_HEADER_BYTES + duration_ms * sample_rate // 1000 * channels * 2
 
 
 # The generated transcript is a valid JSON document shaped like asrOutput.json: a fixed

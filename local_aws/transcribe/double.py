@@ -15,7 +15,8 @@ import boto3
 from botocore.config import Config
 
 from local_aws.http_server import DUMMY_CREDENTIAL, LocalServer
-from local_aws.transcribe import api, links
+from local_aws.transcribe import analytics, api, links
+from local_aws.transcribe.analytics import AnalyticsSpec, new_analytics_run
 from local_aws.transcribe.content import Content, content_sha256
 from local_aws.transcribe.faults import DEFAULT_RATE_LIMITS, ApiFaultKind, ApiFaults, Fault, Quotas
 from local_aws.transcribe.handler import DoubleServer
@@ -36,6 +37,7 @@ from local_aws.transcribe.model import (
     OUTPUTS,
     Default,
     JobStatus,
+    JobType,
     LinkStyle,
     OutputName,
     Redaction,
@@ -97,6 +99,11 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         self.throttle_status = throttle_status
         self.idle_timeout = idle_timeout
         self.transcription_jobs: JobStore[JobRun] = JobStore()
+        self.call_analytics_jobs: JobStore[JobRun] = JobStore()
+        self._stores: dict[JobType, JobStore[JobRun]] = {
+            "transcription": self.transcription_jobs,
+            "call-analytics": self.call_analytics_jobs,
+        }
         self.api_faults = ApiFaults()
         self.quotas = Quotas(rate_limits)
         self.request_log = RequestLog(max_logged_requests)
@@ -217,10 +224,23 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         spec = JobSpec(**{k: v for k, v in locals().items() if k not in ("self", "name")})
         return self._add(name, spec)
 
-    def _add(self, name: str, spec: JobSpec) -> dict[str, Any]:
+    def add_call_analytics_job(self, name: str, **spec: Any) -> dict[str, Any]:
+        """Create a Call Analytics job run; returns it as GetCallAnalyticsJob would.
+
+        ``spec``: the fields of :class:`~local_aws.transcribe.analytics.AnalyticsSpec`
+        (status, redaction, output_location, tags, skipped, channel_definitions, times,
+        null/missing outputs, ...). Its outputs are ``transcript``, ``redacted`` and
+        ``redacted_media`` (the redacted audio); its name may also be a transcription job's.
+        """
+        check_job_name(name)
+        return self._add(name, AnalyticsSpec(**spec))
+
+    def _add(self, name: str, spec: JobSpec | AnalyticsSpec) -> dict[str, Any]:
         if spec.output_bucket is not None and self._team_buckets is None:
             raise ValueError("team-bucket jobs need FakeTranscribe(s3_client=...)")
-        times = self.transcription_jobs.times(
+        kind: JobType = "call-analytics" if isinstance(spec, AnalyticsSpec) else "transcription"
+        store = self._stores[kind]
+        times = store.times(
             name,
             spec.status,
             now_ms=round(self._clock() * 1000),
@@ -228,19 +248,16 @@ class FakeTranscribe(LocalServer[DoubleServer]):
             start=spec.start_time,
             completion=spec.completion_time,
         )
-        run = new_run(
-            name,
-            spec,
-            times=times,
-            region=self.region,
-            account_id=self.account_id,
-            link_style=self.link_style,
-        )
+        place = {"region": self.region, "account_id": self.account_id}
+        if isinstance(spec, AnalyticsSpec):
+            run = new_analytics_run(name, spec, times=times, link_style=self.link_style, **place)
+        else:
+            run = new_run(name, spec, times=times, link_style=self.link_style, **place)
         if self._team_buckets is not None:
             # The objects exist before the job is visible, as with the real service.
             self._team_buckets.write(run)
-        self.transcription_jobs.insert(run)
-        return self.describe(name)
+        store.insert(run)
+        return self.describe(name, kind=kind)
 
     def complete_job(
         self,
@@ -248,12 +265,13 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         *,
         status: Literal["COMPLETED", "FAILED"] = "COMPLETED",
         failure_reason: str | None = None,
+        kind: JobType | None = None,
     ) -> dict[str, Any]:
         """Finish a QUEUED/IN_PROGRESS job now (its outputs appear, as after a real run)."""
-        run = self.transcription_jobs.get(name)
+        run = self._run(name, kind)
         if run.status in ENDED:
             raise ValueError(f"job {name!r} already ended ({run.status})")
-        self.transcription_jobs.pop(name)
+        self._stores[run.kind].pop(name)
         spec = dataclasses.replace(
             run.spec,
             status=status,
@@ -265,44 +283,61 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         try:
             return self._add(name, spec)
         except BaseException:
-            self.transcription_jobs.restore(run)
+            self._stores[run.kind].restore(run)
             raise
 
-    def delete_job(self, name: str) -> None:
-        """Delete the job (as DeleteTranscriptionJob): API calls and its links then fail."""
-        if self.transcription_jobs.pop(name) is None:
-            raise KeyError(name)
+    def delete_job(self, name: str, *, kind: JobType | None = None) -> None:
+        """Delete the job (as Delete…Job): API calls and its links then fail."""
+        run = self._run(name, kind)
+        self._stores[run.kind].pop(name)
 
-    def jobs(self) -> list[str]:
-        return self.transcription_jobs.names()
+    def jobs(self, kind: JobType = "transcription") -> list[str]:
+        return self._stores[kind].names()
 
-    def describe(self, name: str) -> dict[str, Any]:
+    def describe(self, name: str, *, kind: JobType | None = None) -> dict[str, Any]:
         """The job as a botocore client would return it now (datetimes, fresh links)."""
-        run = self.transcription_jobs.get(name)
+        run = self._run(name, kind)
+        if run.kind == "call-analytics":
+            return decode_times(analytics.job_json(run, self.response_links()))
         return decode_times(api.job_json(run, self.response_links()))
 
-    def output_content(self, name: str, output: OutputName) -> Content:
+    def kind_of(self, name: str) -> JobType:
+        """Which kind of job has ``name`` (ValueError if both kinds do)."""
+        return self._run(name, None).kind
+
+    def output_content(
+        self, name: str, output: OutputName, *, kind: JobType | None = None
+    ) -> Content:
         """What the job's ``output`` contains (bytes or GeneratedContent)."""
-        run = self.transcription_jobs.get(name)
+        run = self._run(name, kind)
         if output not in run.outputs:
             raise KeyError(f"job {name!r} has no {output} output")
         return run.outputs[output]
 
-    def output_sha256(self, name: str, output: OutputName) -> str:
-        return content_sha256(self.output_content(name, output))
+    def output_sha256(self, name: str, output: OutputName, *, kind: JobType | None = None) -> str:
+        return content_sha256(self.output_content(name, output, kind=kind))
 
-    def output_location(self, name: str, output: OutputName) -> tuple[str, str]:
+    def output_location(
+        self, name: str, output: OutputName, *, kind: JobType | None = None
+    ) -> tuple[str, str]:
         """(bucket, key) of a team-bucket job's output in the embedded S3."""
-        run = self.transcription_jobs.get(name)
+        run = self._run(name, kind)
         if run.output_bucket is None or output not in run.bucket_keys:
             raise KeyError(f"job {name!r} has no team-bucket {output} output")
         return run.output_bucket, run.bucket_keys[output]
 
-    def inject(self, job_name: str, output: OutputName, faults: Iterable[Fault]) -> None:
+    def inject(
+        self,
+        job_name: str,
+        output: OutputName,
+        faults: Iterable[Fault],
+        *,
+        kind: JobType | None = None,
+    ) -> None:
         """Queue ``faults`` for the next GETs of one service-bucket output, in order."""
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}")
-        run = self.transcription_jobs.get(job_name)
+        run = self._run(job_name, kind)
         if run.output_bucket is not None:
             raise ValueError("team-bucket links point at S3 (moto); faults apply to service links")
         if output not in run.service_paths:
@@ -311,20 +346,40 @@ class FakeTranscribe(LocalServer[DoubleServer]):
             run.faults.setdefault(output, deque()).extend(faults)
 
     def event_for(
-        self, name: str, *, time: datetime | None = None, event_id: str | None = None
+        self,
+        name: str,
+        *,
+        time: datetime | None = None,
+        event_id: str | None = None,
+        kind: JobType | None = None,
     ) -> dict[str, Any]:
-        """The EventBridge ``Transcribe Job State Change`` event of the job's completion.
+        """The EventBridge event of the job's end: ``Transcribe Job State Change``, or
+        ``Call Analytics Job State Change`` for a Call Analytics job.
 
-        Same shape and key order as AWS's documented example; ``time`` defaults to the
+        Same shape and key order as AWS's documented examples; ``time`` defaults to the
         job's CompletionTime, ``FailureReason`` is added for FAILED jobs.
         """
-        return state_change_event(
-            self.transcription_jobs.get(name),
+        run = self._run(name, kind)
+        make = analytics.state_change_event if run.kind == "call-analytics" else state_change_event
+        return make(
+            run,
             account_id=self.account_id,
             region=self.region,
             time_ms=to_ms(time) if time is not None else None,
             event_id=event_id,
         )
+
+    def _run(self, name: str, kind: JobType | None) -> JobRun:
+        """The run of ``name`` of ``kind``, or of whichever kind has the name (KeyError if
+        none does; ValueError if both do and ``kind`` is not given)."""
+        if kind is not None:
+            return self._stores[kind].get(name)
+        found = [run for store in self._stores.values() if (run := store.find(name))]
+        if len(found) > 1:
+            raise ValueError(f"both kinds of job are named {name!r}: pass kind=")
+        if not found:
+            raise KeyError(f"no job {name!r}")
+        return found[0]
 
     # -- observability -------------------------------------------------------------------
     @property
@@ -379,9 +434,10 @@ class FakeTranscribe(LocalServer[DoubleServer]):
 
         def link(run: JobRun, output: OutputName) -> str:
             if run.output_bucket is not None:
-                return links.team_bucket_url(
-                    self.region, run.output_bucket, run.bucket_keys[output]
-                )
+                key = run.bucket_keys[output]
+                if run.team_link_scheme == "s3":
+                    return f"s3://{run.output_bucket}/{key}"
+                return links.team_bucket_url(self.region, run.output_bucket, key)
             return self.signer.presign(
                 run.service_paths[output],
                 session,
@@ -394,7 +450,7 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         return link
 
     def resolve_link(self, path: str) -> tuple[JobRun, OutputName] | None:
-        return self.transcription_jobs.resolve(path)
+        return self.transcription_jobs.resolve(path) or self.call_analytics_jobs.resolve(path)
 
     def take_link_fault(self, run: JobRun, output: OutputName) -> Fault | None:
         with self._fault_lock:

@@ -20,6 +20,7 @@ ApiFaultKind = Literal["throttle", "internal", "not_found", "not_found_exception
 DEFAULT_RATE_LIMITS: Final[Mapping[str, float | None]] = {
     "GetTranscriptionJob": 30.0,
     "ListTranscriptionJobs": 5.0,
+    "ListCallAnalyticsJobs": 5.0,
 }
 
 

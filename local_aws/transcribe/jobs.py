@@ -42,6 +42,7 @@ from local_aws.transcribe.model import (
     JOB_STATUSES,
     Default,
     JobStatus,
+    JobType,
     LinkStyle,
     OutputName,
     Redaction,
@@ -50,6 +51,8 @@ from local_aws.transcribe.model import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from local_aws.transcribe.analytics import AnalyticsSpec
 
 _DEFAULT_SETTINGS: Mapping[str, Any] = {"ChannelIdentification": False, "ShowAlternatives": False}
 
@@ -179,8 +182,17 @@ class JobRun:
     subtitle_formats: tuple[str, ...]
     null_outputs: frozenset[OutputName]
     missing_outputs: frozenset[OutputName]
-    spec: JobSpec
+    spec: JobSpec | AnalyticsSpec
     faults: dict[OutputName, deque[Fault]] = field(default_factory=dict)
+    kind: JobType = "transcription"
+    #: What S3 serves each output as (redacted audio: by its format).
+    content_types: dict[OutputName, str] = field(default_factory=dict)
+    #: How team-bucket links are spelled: ``https://s3.<region>.amazonaws.com/...`` or
+    #: ``s3://bucket/key``.
+    team_link_scheme: Literal["https", "s3"] = "https"
+
+    def content_type(self, output: OutputName) -> str:
+        return self.content_types.get(output) or CONTENT_TYPES[output]
 
 
 def new_run(
@@ -335,7 +347,9 @@ class TeamBucketWriter:
                     io.BufferedReader(ContentReader(content), CHUNK_SIZE),
                     bucket,
                     key,
-                    ExtraArgs={"ContentType": CONTENT_TYPES[out]},
+                    ExtraArgs={"ContentType": run.content_type(out)},
                 )
             else:
-                s3.put_object(Bucket=bucket, Key=key, Body=content, ContentType=CONTENT_TYPES[out])
+                s3.put_object(
+                    Bucket=bucket, Key=key, Body=content, ContentType=run.content_type(out)
+                )

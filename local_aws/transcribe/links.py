@@ -15,6 +15,20 @@ Team-bucket keys (no ``output_key``): ``<job>.json``, ``redacted-<job>.json``,
 ``<job>.vtt``, ``<job>.srt``; their links are plain
 ``https://s3.<region>.amazonaws.com/<bucket>/<key>`` URLs that the archiver must resolve
 through the S3 API. Link forms and expiry are described in docs/transcribe-facts.md.
+
+Call Analytics runs (``<fmt>`` is the media format) live in a folder of their own, so a
+transcription job of the same name never shares a path:
+
+==============  ==================================================================
+output          path (service bucket) / key under the team's ``OutputLocation``
+==============  ==================================================================
+transcript      ``.../<job>/<uuid>/analytics/<job>.json`` / ``analytics/<job>.json``
+redacted        ``.../redacted-analytics/<job>.json`` / ``redacted-analytics/<job>.json``
+redacted_media  ``.../redacted-media/<job>.<fmt>`` / ``redacted-media/<job>.<fmt>``
+==============  ==================================================================
+
+Team-bucket Call Analytics links are ``s3://<bucket>/<key>`` by default (as Call Analytics
+reports its outputs), or the https form.
 """
 
 from __future__ import annotations
@@ -75,6 +89,34 @@ def service_paths(
     if style == "regional":
         folder += f"/{run_id}"
     return {out: f"{folder}/{_SERVICE_FILES[out].format(job=name)}" for out in outputs}
+
+
+def analytics_paths(
+    *,
+    region: str,
+    account_id: str,
+    name: str,
+    run_id: str,
+    style: LinkStyle,
+    media_format: str,
+    outputs: Iterable[OutputName],
+) -> dict[OutputName, str]:
+    """Paths of a Call Analytics run's outputs in the service-managed bucket."""
+    folder = f"/aws-transcribe-{region}-prod/{account_id}/{name}"
+    if style == "regional":
+        folder += f"/{run_id}"
+    return {out: f"{folder}/{analytics_key(name, out, media_format)}" for out in outputs}
+
+
+def analytics_key(name: str, output: OutputName, media_format: str) -> str:
+    """Where Call Analytics puts one output, relative to its output folder."""
+    if output == "transcript":
+        return f"analytics/{name}.json"
+    if output == "redacted":
+        return f"redacted-analytics/{name}.json"
+    if output == "redacted_media":
+        return f"redacted-media/{name}.{media_format}"
+    raise ValueError(f"Call Analytics jobs have no {output} output")
 
 
 def bucket_keys(

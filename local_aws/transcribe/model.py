@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final, Literal, get_args
 
-OutputName = Literal["transcript", "redacted", "vtt", "srt"]
+#: ``redacted_media``: a Call Analytics job's redacted audio.
+OutputName = Literal["transcript", "redacted", "vtt", "srt", "redacted_media"]
 OUTPUTS: Final[tuple[OutputName, ...]] = get_args(OutputName)
+#: The job kinds the double serves, spelled as the archiver's CLI spells them.
+JobType = Literal["transcription", "call-analytics"]
 JobStatus = Literal["QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED"]
 JOB_STATUSES: Final[tuple[JobStatus, ...]] = get_args(JobStatus)
 #: Statuses a job ends in; state-change events fire for these only.
@@ -36,11 +39,22 @@ JOB_NOT_FOUND_MESSAGE: Final = (
 MAX_PRESIGN_EXPIRES: Final = 604800
 #: Job names the API accepts (1-200 characters of these).
 JOB_NAME: Final = re.compile(r"^[0-9a-zA-Z._-]+$")
-CONTENT_TYPES: Final[Mapping[OutputName, str]] = {
+CONTENT_TYPES: Final[Mapping[str, str]] = {
     "transcript": "application/json",
     "redacted": "application/json",
     "vtt": "text/vtt",
     "srt": "application/x-subrip",
+}
+#: What S3 serves redacted audio as, by the file's extension (the media format).
+MEDIA_CONTENT_TYPES: Final[Mapping[str, str]] = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "webm": "audio/webm",
+    "mp4": "audio/mp4",
+    "m4a": "audio/mp4",
+    "amr": "audio/amr",
 }
 
 

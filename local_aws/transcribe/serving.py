@@ -23,7 +23,7 @@ from local_aws.transcribe import links
 from local_aws.transcribe.content import content_etag, content_size, iter_content
 from local_aws.transcribe.faults import Fault
 from local_aws.transcribe.jobs import JobRun
-from local_aws.transcribe.model import CONTENT_TYPES, OutputName
+from local_aws.transcribe.model import OutputName
 from local_aws.transcribe.recording import RecordedRequest
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class OutputServing(BaseHTTPRequestHandler):
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
-        self.send_header("Content-Type", CONTENT_TYPES[output])
+        self.send_header("Content-Type", run.content_type(output))
         self.send_header("Content-Length", str(length))
         self.end_headers()
         if self.command == "HEAD":
