@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 from typing import Any
 
 from archiver.store.record import from_dynamo
 
 from local_aws.transcribe import FakeTranscribe
+from local_aws.transcribe.model import JobType, OutputName
 
 #: Archive object name -> the double's output name.
 OUTPUT_OF = {
@@ -24,7 +26,37 @@ CONTENT_TYPES = {
     "subtitles.srt": "application/x-subrip",
     "job.json": "application/json",
 }
+#: Redacted audio (``redacted-media.{format}``) by format.
+AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
+#: The history item's JobKind of each of the double's job kinds.
+JOB_KIND = {"transcription": "TRANSCRIPTION", "call-analytics": "CALL_ANALYTICS"}
 SECRETS = ("X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", "ASIA")
+
+
+def output_of(name: str) -> OutputName | None:
+    """The double's output an archive object was copied from (None: job.json)."""
+    if name.startswith("redacted-media."):
+        return "redacted_media"
+    return OUTPUT_OF.get(name)  # type: ignore[return-value]
+
+
+def content_type(name: str) -> str:
+    if name.startswith("redacted-media."):
+        return AUDIO_TYPES[name.rpartition(".")[2]]
+    return CONTENT_TYPES[name]
+
+
+def archive_names(fake: FakeTranscribe, job_name: str, kind: JobType | None = None) -> set[str]:
+    """The objects a whole archive of the job holds: job.json and each output it produced."""
+    names = {"job.json"}
+    for name, output in OUTPUT_OF.items():
+        with contextlib.suppress(KeyError):
+            fake.output_content(job_name, output, kind=kind)  # type: ignore[arg-type]
+            names.add(name)
+    with contextlib.suppress(KeyError):
+        fake.output_content(job_name, "redacted_media", kind=kind)
+        names.add(f"redacted-media.{fake.describe(job_name, kind=kind)['MediaFormat']}")
+    return names
 
 
 def runs(db: Any, table: str, job_name: str) -> list[dict[str, Any]]:
@@ -37,8 +69,11 @@ def runs(db: Any, table: str, job_name: str) -> list[dict[str, Any]]:
     return [from_dynamo(i) for i in page["Items"]]
 
 
-def only_run(db: Any, table: str, job_name: str) -> dict[str, Any]:
+def only_run(db: Any, table: str, job_name: str, kind: JobType | None = None) -> dict[str, Any]:
+    """The one item of ``job_name`` (of that kind, when the name is used by both)."""
     found = runs(db, table, job_name)
+    if kind is not None:
+        found = [r for r in found if r.get("JobKind", "TRANSCRIPTION") == JOB_KIND[kind]]
     assert len(found) == 1, f"{job_name}: expected one item, found {len(found)}"
     return found[0]
 
@@ -51,31 +86,42 @@ def keys_under(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 
 def assert_archived_whole(
-    s3: Any, db: Any, bucket: str, table: str, fake: FakeTranscribe, job_name: str
+    s3: Any,
+    db: Any,
+    bucket: str,
+    table: str,
+    fake: FakeTranscribe,
+    job_name: str,
+    *,
+    kind: JobType | None = None,
 ) -> dict[str, Any]:
     """The run's item is ARCHIVED and every output is in S3, byte-identical and described."""
-    item = only_run(db, table, job_name)
+    kind = kind or fake.kind_of(job_name)
+    item = only_run(db, table, job_name, kind)
     assert item["ArchiveStatus"] == "ARCHIVED", item.get("ArchiveError")
-    job = fake.describe(job_name)
-    assert item["JobStatus"] == job["TranscriptionJobStatus"]
+    assert item["JobKind"] == JOB_KIND[kind]
+    job = fake.describe(job_name, kind=kind)
+    status = job["CallAnalyticsJobStatus" if kind == "call-analytics" else "TranscriptionJobStatus"]
+    assert item["JobStatus"] == status
     folder = item["ArchiveUri"].removeprefix(f"s3://{bucket}/")
     assert keys_under(s3, bucket, folder) == sorted(f"{folder}{n}" for n in item["Outputs"])
     for name, out in item["Outputs"].items():
         key = f"{folder}{name}"
         assert out["S3Uri"] == f"s3://{bucket}/{key}"
-        assert out["ContentType"] == CONTENT_TYPES[name]
+        assert out["ContentType"] == content_type(name)
         obj = s3.get_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         body = obj["Body"].read()
-        assert obj["ContentType"] == CONTENT_TYPES[name]
+        assert obj["ContentType"] == content_type(name)
         assert obj["Metadata"]["job-name"] == job_name
-        assert obj["Metadata"]["job-status"] == job["TranscriptionJobStatus"]
+        assert obj["Metadata"]["job-status"] == status
         if job.get("LanguageCode"):
             assert obj["Metadata"]["language-code"] == job["LanguageCode"]
         assert out["Bytes"] == len(body)
         assert out["Sha256"] == hashlib.sha256(body).hexdigest()
         assert obj.get("ChecksumSHA256"), f"{name}: no S3 SHA-256 checksum"
-        if name in OUTPUT_OF:
-            expected = fake.output_sha256(job_name, OUTPUT_OF[name])  # type: ignore[arg-type]
+        output = output_of(name)
+        if output is not None:
+            expected = fake.output_sha256(job_name, output, kind=kind)
             assert out["Sha256"] == expected, f"{name} differs from what Transcribe wrote"
         if len(body) < 8 * 1024 * 1024:  # single-part: a whole-object checksum
             assert obj["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()

@@ -39,9 +39,9 @@ from archiver.logic.archive import RetryPolicy
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.lambda_context import FakeLambdaContext, lambda_environments
-from local_aws.transcribe import ApiFaultKind, FakeTranscribe, Fault, OutputName
+from local_aws.transcribe import ApiFaultKind, FakeTranscribe, Fault, GeneratedContent, OutputName
 from tests.conftest import serving
-from tests.integration.helpers import OUTPUT_OF, assert_archived_whole, keys_under, only_run
+from tests.integration.helpers import archive_names, assert_archived_whole, keys_under, only_run
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +71,7 @@ def _skewed_clock() -> float:
 
 
 class StaleLinksTranscribe(FakeTranscribe):
-    """The double, able to answer a job's next GetTranscriptionJob with expired links.
+    """The double, able to answer a job's next Get…Job call with expired links.
 
     As if the answer had sat for longer than links live before the copy started: the links
     are signed in the past. Only the server thread answering that one call sees the older
@@ -97,8 +97,8 @@ class StaleLinksTranscribe(FakeTranscribe):
             return False
 
     def handle_api(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("TranscriptionJobName")
-        if op != "GetTranscriptionJob" or not self._take_stale(name):
+        name = body.get("TranscriptionJobName", body.get("CallAnalyticsJobName"))
+        if op not in GET_OPS or not self._take_stale(name):
             return super().handle_api(op, body)
         _skew.seconds = self.link_expires + 300
         try:
@@ -117,6 +117,7 @@ class StaleLinksTranscribe(FakeTranscribe):
 TEAM_BUCKET: Final = f"team-output-{uuid.uuid4().hex[:10]}"
 
 #: Job shapes: weight, add_job arguments, and the service-bucket outputs (fault targets).
+#: Shapes named call-analytics* are Call Analytics jobs (add_call_analytics_job).
 SHAPES: Final[dict[str, tuple[int, dict[str, Any], tuple[OutputName, ...]]]] = {
     "service": (20, {}, ("transcript",)),
     "subtitled": (20, {"subtitle_formats": ["vtt", "srt"]}, ("transcript", "vtt", "srt")),
@@ -132,7 +133,33 @@ SHAPES: Final[dict[str, tuple[int, dict[str, Any], tuple[OutputName, ...]]]] = {
         {"status": "FAILED", "failure_reason": "Invalid sample rate for audio file"},
         (),
     ),
+    "call-analytics": (
+        12,
+        {
+            "redaction": "redacted_and_unredacted",
+            "outputs": {"redacted_media": GeneratedContent(16 * 1024, seed=11)},
+            "tags": {"Queue": "Billing"},
+        },
+        ("transcript", "redacted", "redacted_media"),
+    ),
+    "call-analytics-team": (
+        5,
+        {
+            "redaction": "redacted",
+            "output_location": f"s3://{TEAM_BUCKET}/calls/",
+            "outputs": {"redacted_media": GeneratedContent(16 * 1024, seed=12)},
+        },
+        (),
+    ),
+    "call-analytics-failed": (3, {"status": "FAILED"}, ()),
 }
+#: The Get…Job call of each kind of job (where API faults and stale links are served).
+GET_OPS: Final = ("GetTranscriptionJob", "GetCallAnalyticsJob")
+
+
+def get_op(job_name: str) -> str:
+    return GET_OPS["-call-analytics" in job_name]
+
 
 #: Link faults by the name the double's request log gives them.
 LINK_FAULTS: Final[dict[str, Fault]] = {
@@ -244,7 +271,7 @@ def deliver_like_lambda(fake: FakeTranscribe, deliveries: list[Delivery]) -> Del
                 if delivery.first and attempt == 0:
                     # Queued as the invocation starts: some concurrent call will meet it.
                     for kind in delivery.job.api_faults:
-                        fake.fail_api_next("GetTranscriptionJob", 1, kind)
+                        fake.fail_api_next(get_op(delivery.job.name), 1, kind)
                 future = pool.submit(handler, delivery.event, FakeLambdaContext())
                 running[future] = (delivery, attempt)
             left = deadline - time.monotonic()
@@ -305,7 +332,9 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
     # some events duplicated, all in shuffled order.
     jobs = plan_jobs(rng)
     for job in jobs:
-        fake.add_job(job.name, **SHAPES[job.shape][1])
+        analytics = job.shape.startswith("call-analytics")
+        add = fake.add_call_analytics_job if analytics else fake.add_job
+        add(job.name, **SHAPES[job.shape][1])
         for output, faults in job.link_faults.items():
             fake.inject(job.name, output, faults)
         if job.stale:
@@ -329,7 +358,7 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
     delivered = time.monotonic()
     requests = fake.requests
     served = Counter(r.fault for r in requests if r.fault)
-    lookups = Counter(r.status for r in requests if r.op == "GetTranscriptionJob")
+    lookups = Counter(r.status for r in requests if r.op in GET_OPS)
     print(
         f"\nchaos: {JOBS} jobs {dict(Counter(j.shape for j in jobs))}; "
         f"{len(deliveries)} events ({sum(j.deliveries > 1 for j in jobs)} jobs duplicated); "
@@ -337,7 +366,7 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
         f"({sum(1 for r in report.raised.values() if r)} jobs), "
         f"{len(report.dead_letters)} dead letters; jobs per fault kind {dict(planned)}; "
         f"faults served {dict(served)}; stale answers {sum(fake.stale_answers.values())}; "
-        f"GetTranscriptionJob answers by status {dict(lookups)}; "
+        f"Get…Job answers by status {dict(lookups)}; "
         f"setup {set_up - started:.1f}s, delivery {delivered - set_up:.1f}s",
         flush=True,
     )
@@ -354,8 +383,7 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
     # FAILED), byte-identical, with metadata and checksums, and its one history item ...
     def whole(job: PlannedJob) -> dict[str, Any]:
         item = assert_archived_whole(s3, db, bucket, table, fake, job.name)
-        produced = {name for name, out in OUTPUT_OF.items() if _produces(fake, job.name, out)}
-        assert set(item["Outputs"]) == produced | {"job.json"}, (job.name, item["Outputs"])
+        assert set(item["Outputs"]) == archive_names(fake, job.name), (job.name, item["Outputs"])
         return item
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
@@ -396,14 +424,6 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
         f"chaos: checks {time.monotonic() - delivered:.1f}s, "
         f"total {time.monotonic() - started:.1f}s"
     )
-
-
-def _produces(fake: FakeTranscribe, job_name: str, output: str) -> bool:
-    try:
-        fake.output_content(job_name, output)  # type: ignore[arg-type]
-    except KeyError:
-        return False
-    return True
 
 
 def _count_items(db: Any, table: str) -> int:
