@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from archiver import contract
+
 #: Context keys, as users type them in cdk.json or ``-c``.
 KEY_STACK_NAME: Final = "stackName"
 KEY_ARCHIVE_BUCKET_NAME: Final = "archiveBucketName"
@@ -33,6 +35,7 @@ KEY_POWERTOOLS_VERSION: Final = "powertoolsVersion"
 KEY_POWERTOOLS_LAYER_ARN: Final = "powertoolsLayerArn"
 KEY_SOURCE_KMS_KEY_ARNS: Final = "sourceKmsKeyArns"
 KEY_SWEEP_SCHEDULE: Final = "sweepSchedule"
+KEY_CALL_ANALYTICS_PREFIX: Final = "callAnalyticsPrefix"
 
 ALL_KEYS: Final = (
     KEY_STACK_NAME,
@@ -51,10 +54,12 @@ ALL_KEYS: Final = (
     KEY_POWERTOOLS_LAYER_ARN,
     KEY_SOURCE_KMS_KEY_ARNS,
     KEY_SWEEP_SCHEDULE,
+    KEY_CALL_ANALYTICS_PREFIX,
 )
 
 DEFAULT_STACK_NAME: Final = "TranscribeArchiver"
 DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
+DEFAULT_CALL_ANALYTICS_PREFIX: Final = contract.DEFAULT_CALL_ANALYTICS_PREFIX
 DEFAULT_RESERVED_CONCURRENCY: Final = 10
 DEFAULT_MEMORY_SIZE: Final = 512
 DEFAULT_LOG_RETENTION_DAYS: Final = 365
@@ -145,6 +150,8 @@ class ArchiverConfig:
     #: Customer-managed keys that encrypt the team's Transcribe output buckets.
     source_kms_key_arns: tuple[str, ...] = ()
     sweep_minutes: int = DEFAULT_SWEEP_MINUTES
+    #: Where Call Analytics runs get their folders, beside (never inside) archive_prefix.
+    call_analytics_prefix: str = DEFAULT_CALL_ANALYTICS_PREFIX
 
     @property
     def adopts_bucket(self) -> bool:
@@ -162,11 +169,22 @@ class ArchiverConfig:
     @classmethod
     def from_mapping(cls, ctx: Mapping[str, Any]) -> ArchiverConfig:
         glacier = _optional_int(ctx, KEY_GLACIER_AFTER_DAYS, minimum=1)
+        archive_prefix = _prefix(ctx, KEY_ARCHIVE_PREFIX, DEFAULT_ARCHIVE_PREFIX)
+        analytics_prefix = _prefix(ctx, KEY_CALL_ANALYTICS_PREFIX, DEFAULT_CALL_ANALYTICS_PREFIX)
+        if archive_prefix.startswith(analytics_prefix) or analytics_prefix.startswith(
+            archive_prefix
+        ):
+            # A purge of one kind's run would otherwise reach into the other kind's folders.
+            raise ConfigError(
+                KEY_CALL_ANALYTICS_PREFIX,
+                f"must neither contain nor lie inside {KEY_ARCHIVE_PREFIX} {archive_prefix!r}",
+                analytics_prefix,
+            )
         return cls(
             stack_name=_stack_name(ctx),
             archive_bucket_name=_optional_bucket_name(ctx, KEY_ARCHIVE_BUCKET_NAME),
             jobs_table_name=_optional_table_name(ctx),
-            archive_prefix=_archive_prefix(ctx),
+            archive_prefix=archive_prefix,
             source_buckets=_source_buckets(ctx),
             kms_key_arn=_optional_match(ctx, KEY_KMS_KEY_ARN, _KMS_KEY_ARN_RE, _KMS_HINT),
             archive_unredacted=_bool(ctx, KEY_ARCHIVE_UNREDACTED, default=True),
@@ -194,6 +212,7 @@ class ArchiverConfig:
             ),
             source_kms_key_arns=_source_kms_key_arns(ctx),
             sweep_minutes=_sweep_minutes(ctx),
+            call_analytics_prefix=analytics_prefix,
         )
 
 
@@ -283,22 +302,22 @@ def _optional_table_name(ctx: Mapping[str, Any]) -> str | None:
     return value
 
 
-def _archive_prefix(ctx: Mapping[str, Any]) -> str:
-    value = _optional_str(ctx, KEY_ARCHIVE_PREFIX)
+def _prefix(ctx: Mapping[str, Any], key: str, default: str) -> str:
+    value = _optional_str(ctx, key)
     if value is None:
-        return DEFAULT_ARCHIVE_PREFIX
+        return default
     if value.startswith("/"):
-        raise ConfigError(KEY_ARCHIVE_PREFIX, "must not start with '/'", value)
+        raise ConfigError(key, "must not start with '/'", value)
     if not value.endswith("/"):
-        raise ConfigError(KEY_ARCHIVE_PREFIX, "must end with '/'", value)
+        raise ConfigError(key, "must end with '/'", value)
     if not _PREFIX_RE.fullmatch(value):
         raise ConfigError(
-            KEY_ARCHIVE_PREFIX,
+            key,
             "may hold only letters, digits, '/' and !_.'()- (no '*' or '?')",
             value,
         )
     if any(part in {"", ".", ".."} for part in value[:-1].split("/")):
-        raise ConfigError(KEY_ARCHIVE_PREFIX, "must not have empty, '.' or '..' segments", value)
+        raise ConfigError(key, "must not have empty, '.' or '..' segments", value)
     return value
 
 

@@ -35,6 +35,7 @@ class ArchiveStorage(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = config.archive_prefix
+        self._analytics_prefix = config.call_analytics_prefix
         self.access_log_bucket: s3.Bucket | None = None
         self.bucket = self._adopt_or_create_bucket(config, key)
         self.table = self._adopt_or_create_table(config, key)
@@ -43,6 +44,11 @@ class ArchiveStorage(Construct):
     def archive_objects_arn(self) -> str:
         """Every object under the archive prefix, and nothing else in the bucket."""
         return self.bucket.arn_for_objects(f"{self._prefix}*")
+
+    @property
+    def call_analytics_objects_arn(self) -> str:
+        """Every object under the Call Analytics prefix (a folder beside the archive's)."""
+        return self.bucket.arn_for_objects(f"{self._analytics_prefix}*")
 
     @property
     def table_arns(self) -> list[str]:

@@ -177,6 +177,7 @@ class ArchiverFunction(Construct):
             # Only AWS S3 hosts in production; loopback hosts are for local runs and tests.
             "ALLOWED_SOURCE_HOSTS": "",
             "MAX_OUTPUT_BYTES": str(MAX_OUTPUT_BYTES),
+            "CALL_ANALYTICS_PREFIX": config.call_analytics_prefix,
             "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -197,6 +198,7 @@ class ArchiverFunction(Construct):
         self, config: ArchiverConfig, storage: ArchiveStorage, key: kms.IKey | None
     ) -> list[iam.PolicyStatement]:
         stack = Stack.of(self)
+        archive = [storage.archive_objects_arn, storage.call_analytics_objects_arn]
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -212,10 +214,18 @@ class ArchiverFunction(Construct):
                     )
                 ],
             ),
+            # The service authorization reference's Call Analytics job resource type.
+            iam.PolicyStatement(
+                sid="ReadCallAnalyticsJobs",
+                actions=["transcribe:GetCallAnalyticsJob"],
+                resources=[
+                    stack.format_arn(service="transcribe", resource="analytics", resource_name="*")
+                ],
+            ),
             # The sweep lists finished (and unfinished) jobs; List actions take no resource.
             iam.PolicyStatement(
                 sid="ListTranscriptionJobs",
-                actions=["transcribe:ListTranscriptionJobs"],
+                actions=["transcribe:ListTranscriptionJobs", "transcribe:ListCallAnalyticsJobs"],
                 resources=["*"],
             ),
             # CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all
@@ -223,13 +233,13 @@ class ArchiverFunction(Construct):
             iam.PolicyStatement(
                 sid="WriteArchive",
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[storage.archive_objects_arn],
+                resources=archive,
             ),
             # HeadObject (ChecksumMode=ENABLED) verifies the stored checksum after an upload.
             iam.PolicyStatement(
                 sid="VerifyArchive",
                 actions=["s3:GetObject"],
-                resources=[storage.archive_objects_arn],
+                resources=archive,
             ),
             iam.PolicyStatement(
                 sid="WriteJobHistory",
@@ -302,7 +312,8 @@ class ArchiverFunction(Construct):
                 id="AwsSolutions-IAM5",
                 reason=(
                     "X-Ray PutTraceSegments/PutTelemetryRecords and Transcribe "
-                    "ListTranscriptionJobs (the sweep) support no resource-level permissions."
+                    "ListTranscriptionJobs/ListCallAnalyticsJobs (the sweep) support no "
+                    "resource-level permissions."
                 ),
                 applies_to=["Resource::*"],
             ),
@@ -320,10 +331,24 @@ class ArchiverFunction(Construct):
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
                 reason=(
-                    "Object keys are {prefix}{JobName}/{CreationTime}/..., known only at run "
-                    "time; access is confined to the archive prefix."
+                    "Job names come from events at run time; the statement allows only "
+                    "GetCallAnalyticsJob on this account's and region's Call Analytics jobs."
                 ),
-                applies_to=[_nag_resource(stack, storage.archive_objects_arn)],
+                applies_to=[
+                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
+                    "<AWS::AccountId>:analytics/*"
+                ],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
+                    "Object keys are {prefix}{JobName}/{CreationTime}/..., known only at run "
+                    "time; access is confined to the archive and Call Analytics prefixes."
+                ),
+                applies_to=[
+                    _nag_resource(stack, storage.archive_objects_arn),
+                    _nag_resource(stack, storage.call_analytics_objects_arn),
+                ],
             ),
             NagPackSuppression(
                 id="AwsSolutions-IAM5",

@@ -1,4 +1,5 @@
-"""The EventBridge rule that hands every finished Transcribe job to the archiver."""
+"""The EventBridge rules that hand every finished Transcribe job, of every kind, to the
+archiver: one rule per pattern in the contract, all with the same target, DLQ and retries."""
 
 from __future__ import annotations
 
@@ -21,8 +22,13 @@ TARGET_MAX_EVENT_AGE: Final = Duration.hours(24)
 TARGET_RETRY_ATTEMPTS: Final = 185
 
 
+#: Construct IDs of the rules; the transcription rule keeps the ID it always had, so an
+#: update of a deployed stack does not replace it.
+_RULE_IDS: Final = {contract.JobKind.TRANSCRIPTION: "Rule"}
+
+
 class JobStateChangeRule(Construct):
-    """Default-bus rule matching the contract's event pattern, targeting the archiver."""
+    """Default-bus rules matching the contract's event patterns, targeting the archiver."""
 
     def __init__(
         self,
@@ -33,27 +39,28 @@ class JobStateChangeRule(Construct):
         key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        pattern = contract.TRANSCRIPTION_EVENT_PATTERN
-        unsupported = set(pattern) - {"source", "detail-type", "detail"}
-        if unsupported:
-            # EventPattern below copies these three fields; refuse to drop any other.
-            raise ValueError(f"the event pattern has fields this rule ignores: {unsupported}")
         self.dead_letter_queue = DeadLetterQueue(self, "TargetDeadLetterQueue", key=key).queue
-        self.rule = events.Rule(
-            self,
-            "Rule",
-            description="Finished Amazon Transcribe jobs -> Transcribe archiver",
-            event_pattern=events.EventPattern(
-                source=pattern["source"],
-                detail_type=pattern["detail-type"],
-                detail=pattern["detail"],
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    max_event_age=TARGET_MAX_EVENT_AGE,
-                    retry_attempts=TARGET_RETRY_ATTEMPTS,
-                )
-            ],
-        )
+        self.rules: dict[contract.JobKind, events.Rule] = {}
+        for kind, pattern in contract.EVENT_PATTERNS.items():
+            unsupported = set(pattern) - {"source", "detail-type", "detail"}
+            if unsupported:
+                # EventPattern below copies these three fields; refuse to drop any other.
+                raise ValueError(f"the event pattern has fields this rule ignores: {unsupported}")
+            self.rules[kind] = events.Rule(
+                self,
+                _RULE_IDS.get(kind, f"{kind.name.title().replace('_', '')}Rule"),
+                description=f"Finished Amazon Transcribe {kind.option} jobs -> Transcribe archiver",
+                event_pattern=events.EventPattern(
+                    source=pattern["source"],
+                    detail_type=pattern["detail-type"],
+                    detail=pattern["detail"],
+                ),
+                targets=[
+                    targets.LambdaFunction(
+                        function,
+                        dead_letter_queue=self.dead_letter_queue,
+                        max_event_age=TARGET_MAX_EVENT_AGE,
+                        retry_attempts=TARGET_RETRY_ATTEMPTS,
+                    )
+                ],
+            )

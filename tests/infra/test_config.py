@@ -30,6 +30,7 @@ def test_given_nothing_when_read_then_defaults_apply() -> None:
 
     assert config.stack_name == "TranscribeArchiver"
     assert config.archive_prefix == "transcripts/"
+    assert config.call_analytics_prefix == "call-analytics/"
     assert config.archive_bucket_name is None
     assert config.jobs_table_name is None
     assert config.source_buckets == ()
@@ -99,6 +100,12 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("archivePrefix", "a/../b/", "segments"),
     ("archivePrefix", "jobs*/", "no '*'"),
     ("archivePrefix", 42, "must be a string"),
+    ("callAnalyticsPrefix", "calls", "must end with '/'"),
+    ("callAnalyticsPrefix", "/calls/", "must not start with '/'"),
+    ("callAnalyticsPrefix", "calls?/", "no '*' or '?'"),
+    # One kind's folders inside the other's: a purge of one would reach the other.
+    ("callAnalyticsPrefix", "transcripts/", "neither contain nor lie inside archivePrefix"),
+    ("callAnalyticsPrefix", "transcripts/calls/", "neither contain nor lie inside"),
     ("logRetentionDays", 42, "one of CloudWatch's values"),
     ("logRetentionDays", "forever", "whole number"),
     ("logRetentionDays", 0, "at least 1"),
@@ -184,3 +191,13 @@ def test_given_source_kms_keys_as_a_string_or_list_then_they_are_kept_once_each(
         {"sourceKmsKeyArns": f"{key}, {key}"}
     ).source_kms_key_arns == (key,)
     assert ArchiverConfig.from_mapping({"sourceKmsKeyArns": [key]}).source_kms_key_arns == (key,)
+
+
+def test_given_a_call_analytics_prefix_then_it_is_kept_beside_the_archive_prefix() -> None:
+    config = ArchiverConfig.from_mapping(
+        {"archivePrefix": "archive/v1/transcripts/", "callAnalyticsPrefix": "archive/v1/calls/"}
+    )
+    assert config.call_analytics_prefix == "archive/v1/calls/"
+
+    with pytest.raises(ConfigError, match="'callAnalyticsPrefix' must neither contain"):
+        ArchiverConfig.from_mapping({"archivePrefix": "call-analytics/old/"})

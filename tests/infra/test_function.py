@@ -18,6 +18,7 @@ CONTRACT_VARIABLES = {
     "ARCHIVE_UNREDACTED",
     "ALLOWED_SOURCE_HOSTS",
     "MAX_OUTPUT_BYTES",
+    "CALL_ANALYTICS_PREFIX",
 }
 POWERTOOLS_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
@@ -58,6 +59,7 @@ def test_given_default_config_then_environment_is_exactly_the_contract(default: 
         "ARCHIVE_UNREDACTED": "true",
         "ALLOWED_SOURCE_HOSTS": "",
         "MAX_OUTPUT_BYTES": "5368709120",
+        "CALL_ANALYTICS_PREFIX": "call-analytics/",
         "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -70,26 +70,33 @@ def test_given_every_configuration_then_role_has_no_managed_policies(each: Synth
     ]
 
 
+def _prefix_objects(synth: Synth) -> set[str]:
+    """The archive's two folders: transcription runs and Call Analytics runs."""
+    prefixes = (synth.config.archive_prefix, synth.config.call_analytics_prefix)
+    return {f"{_archive_bucket_arn(synth)}/{prefix}*" for prefix in prefixes}
+
+
 def test_given_every_configuration_then_archive_writes_are_confined_to_the_prefix(
     each: Synth,
 ) -> None:
-    prefix_objects = f"{_archive_bucket_arn(each)}/{each.config.archive_prefix}*"
+    prefix_objects = _prefix_objects(each)
     writes = _by_action(function_statements(each), "s3:Put")
 
     assert len(writes) == 1
     assert set(as_list(writes[0]["Action"])) == {"s3:PutObject", "s3:AbortMultipartUpload"}
-    assert _resources(writes[0]) == {prefix_objects}
+    assert _resources(writes[0]) == prefix_objects
+    assert len(prefix_objects) == 2
 
 
 def test_given_every_configuration_then_archive_reads_are_confined_to_the_prefix(
     each: Synth,
 ) -> None:
-    prefix_objects = f"{_archive_bucket_arn(each)}/{each.config.archive_prefix}*"
+    prefix_objects = _prefix_objects(each)
     source_objects = {f"arn:<AWS::Partition>:s3:::{b}/*" for b in each.config.source_buckets}
 
     for statement in _by_action(function_statements(each), "s3:"):
-        assert _resources(statement) <= {prefix_objects} | source_objects, statement
-        if _resources(statement) == {prefix_objects}:
+        assert _resources(statement) <= prefix_objects | source_objects, statement
+        if _resources(statement) <= prefix_objects:
             assert set(as_list(statement["Action"])) <= {
                 "s3:PutObject",
                 "s3:AbortMultipartUpload",
@@ -100,7 +107,9 @@ def test_given_every_configuration_then_archive_reads_are_confined_to_the_prefix
 def test_given_no_source_buckets_then_function_reads_no_other_bucket(default: Synth) -> None:
     s3_resources = set().union(*map(_resources, _by_action(function_statements(default), "s3:")))
 
-    assert all(resource.endswith("/transcripts/*") for resource in s3_resources)
+    assert all(
+        resource.endswith(("/transcripts/*", "/call-analytics/*")) for resource in s3_resources
+    )
     assert not any(":s3:::" in resource for resource in s3_resources)
 
 
@@ -156,8 +165,14 @@ def test_given_every_configuration_then_transcribe_access_is_get_and_list_jobs_o
             "transcribe:GetTranscriptionJob",
             "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:transcription-job/*",
         ),
+        # The service authorization reference's callanalyticsjob resource type.
+        (
+            "transcribe:GetCallAnalyticsJob",
+            "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:analytics/*",
+        ),
         # The sweep's listing: List actions support no resource-level permissions.
         ("transcribe:ListTranscriptionJobs", "*"),
+        ("transcribe:ListCallAnalyticsJobs", "*"),
     }
 
 
