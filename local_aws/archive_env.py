@@ -50,6 +50,7 @@ def archiver_environment(
             contract.ENV_JOBS_TABLE: table,
             contract.ENV_ALLOWED_SOURCE_HOSTS: fake.link_host,
             contract.ENV_MAX_OUTPUT_BYTES: max_output_bytes,
+            contract.ENV_CALL_ANALYTICS_PREFIX: contract.DEFAULT_CALL_ANALYTICS_PREFIX,
         },
         **fake.env(),
         POWERTOOLS_METRICS_NAMESPACE=contract.METRICS_NAMESPACE,

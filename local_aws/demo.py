@@ -3,8 +3,9 @@
 moto's server (127.0.0.1) plays S3, DynamoDB, EventBridge and SQS; the Transcribe double
 plays Transcribe and serves real output links. The bucket, table and EventBridge rule are
 built from the same definitions the stack uses (archiver.contract). Each job's state-change
-event goes through the rule; an SQS queue stands in for Lambda's asynchronous invoke, and
-the archiver's handler runs once per delivered event — plus one duplicate delivery.
+event goes through the rules (one per job kind); an SQS queue stands in for Lambda's
+asynchronous invoke, and the archiver's handler runs once per delivered event — plus one
+duplicate delivery.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def add_jobs(fake: FakeTranscribe) -> list[tuple[str, str]]:
     )
     fake.add_job("kundengespraech-de", language_code="de-DE", tags={"Department": "Support"})
     fake.add_job("seoul-branch-call", language_code="ko-KR")
+    fake.add_call_analytics_job(
+        "contact-center-call-0042",
+        redaction="redacted_and_unredacted",
+        tags={"Queue": "Billing"},
+    )
     return [
         ("support-call-0001", "plain job, service-managed bucket (presigned links)"),
         ("media-interview-team-bucket", "team's own output bucket, VTT + SRT (S3 copy)"),
@@ -71,6 +77,7 @@ def add_jobs(fake: FakeTranscribe) -> list[tuple[str, str]]:
         ("town-hall-multilingual", "multi-language identification"),
         ("kundengespraech-de", "German, tagged"),
         ("seoul-branch-call", "Korean UTF-8 transcript"),
+        ("contact-center-call-0042", "Call Analytics, two channels, redacted transcript + audio"),
     ]
 
 
@@ -112,9 +119,10 @@ def main() -> int:
 
                 events = aws.client("events")
                 entries = [_entry(fake.event_for(name)) for name, _ in jobs]
-                # A duplicate delivery and an event the rule must not match.
+                # A duplicate delivery and events no rule may match.
                 entries.append(_entry(fake.event_for(jobs[0][0])))
                 entries.append(_vocabulary_event())
+                entries.append(_post_call_event())
                 for batch in (entries[i : i + 10] for i in range(0, len(entries), 10)):
                     failed = events.put_events(Entries=batch)["FailedEntryCount"]  # type: ignore[arg-type]
                     if failed:
@@ -129,16 +137,18 @@ def main() -> int:
                 _print_objects(s3)
                 console.rule("One job (transcribe-archiver history show sales-call-redacted)")
                 cli_main(["history", "show", "sales-call-redacted", "--table", TABLE])
+                console.rule("A Call Analytics job (history show contact-center-call-0042)")
+                cli_main(["history", "show", "contact-center-call-0042", "--table", TABLE])
 
     elapsed = time.monotonic() - started
     delivered = sum(len(v) for v in outcomes.values())
-    # Every job archived once; the duplicate delivery copied nothing; the vocabulary event
-    # never matched the rule.
+    # Every job archived once; the duplicate delivery copied nothing; the vocabulary and
+    # post-call streaming events never matched a rule.
     ok = all(outcomes.get(name, [])[:1] == ["ARCHIVED"] for name, _ in jobs) and (
         delivered == len(jobs) + 1 and outcomes[jobs[0][0]] == ["ARCHIVED", "DUPLICATE"]
     )
     console.print(
-        f"\n{delivered} events delivered by the rule ({len(entries)} sent), "
+        f"\n{delivered} events delivered by the rules ({len(entries)} sent), "
         f"{len(jobs)} job runs recorded, in {elapsed:.1f} s. Everything stopped."
     )
     if not ok:
@@ -151,12 +161,12 @@ def _route_events_to_queue(aws: EmbeddedAWS) -> str:
     events = aws.client("events")
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    events.put_rule(
-        Name=RULE, EventPattern=json.dumps(contract.TRANSCRIPTION_EVENT_PATTERN), State="ENABLED"
-    )
-    events.put_targets(
-        Rule=RULE, Targets=[{"Id": "archiver", "Arn": arn["Attributes"]["QueueArn"]}]
-    )
+    for kind, pattern in contract.EVENT_PATTERNS.items():
+        rule = f"{RULE}-{kind.option}"
+        events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(
+            Rule=rule, Targets=[{"Id": "archiver", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
     return queue_url
 
 
@@ -174,6 +184,16 @@ def _vocabulary_event() -> dict[str, Any]:
         "Source": "aws.transcribe",
         "DetailType": "Vocabulary State Change",
         "Detail": json.dumps({"VocabularyName": "product-names", "VocabularyState": "READY"}),
+        "Resources": [],
+    }
+
+
+def _post_call_event() -> dict[str, Any]:
+    """What a streaming Call Analytics session sends: no batch job to archive."""
+    return {
+        "Source": "aws.transcribe",
+        "DetailType": "Call Analytics Post Call Job State Change",
+        "Detail": json.dumps({"StreamingSessionId": "session-1", "PostCallStatus": "COMPLETED"}),
         "Resources": [],
     }
 
@@ -213,22 +233,22 @@ def _print_outcomes(jobs: list[tuple[str, str]], outcomes: dict[str, list[str]])
 
 
 def _print_objects(s3: Any) -> None:
-    prefix = contract.DEFAULT_ARCHIVE_PREFIX
-    table = Table(title=f"s3://{ARCHIVE_BUCKET}/{prefix}")
-    table.add_column("job")
-    table.add_column("run")
-    table.add_column("object")
-    table.add_column("bytes", justify="right")
-    table.add_column("content type")
-    table.add_column("metadata")
-    paginator = s3.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=ARCHIVE_BUCKET):
-        for obj in page.get("Contents", []):
-            head = s3.head_object(Bucket=ARCHIVE_BUCKET, Key=obj["Key"])
-            meta = " ".join(f"{k}={v}" for k, v in sorted(head["Metadata"].items()))
-            job, run, name = obj["Key"].removeprefix(prefix).split("/", 2)
-            table.add_row(job, run, name, str(obj["Size"]), head["ContentType"], meta)
-    console.print(table)
+    for prefix in (contract.DEFAULT_ARCHIVE_PREFIX, contract.DEFAULT_CALL_ANALYTICS_PREFIX):
+        table = Table(title=f"s3://{ARCHIVE_BUCKET}/{prefix}")
+        table.add_column("job")
+        table.add_column("run")
+        table.add_column("object")
+        table.add_column("bytes", justify="right")
+        table.add_column("content type")
+        table.add_column("metadata")
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=ARCHIVE_BUCKET, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                head = s3.head_object(Bucket=ARCHIVE_BUCKET, Key=obj["Key"])
+                meta = " ".join(f"{k}={v}" for k, v in sorted(head["Metadata"].items()))
+                job, run, name = obj["Key"].removeprefix(prefix).split("/", 2)
+                table.add_row(job, run, name, str(obj["Size"]), head["ContentType"], meta)
+        console.print(table)
 
 
 if __name__ == "__main__":

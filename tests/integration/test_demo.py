@@ -33,10 +33,14 @@ def test_given_a_checkout_when_the_demo_runs_then_it_archives_every_shape_and_ex
         "town-hall-multilingual",
         "kundengespraech-de",
         "seoul-branch-call",
+        "contact-center-call-0042",
     ):
         assert job in out
     assert "ARCHIVED, DUPLICATE" in out
-    assert "8 job runs, newest first" in out
+    assert "9 job runs, newest first" in out
+    assert "call-analytics · Queue=Billing" in out  # the history list marks its kind
+    assert "redacted-media.wav" in out and "audio/wav" in out
+    assert "CALL_ANALYTICS" in out and "CUSTOMER" in out  # history show of that job
     assert "redacted-transcript.json" in out
     assert "subtitles.vtt" in out
     assert "Everything stopped." in out
