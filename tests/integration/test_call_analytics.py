@@ -555,3 +555,29 @@ def test_given_calls_before_the_stack_existed_when_backfilled_then_only_that_kin
     assert code == 0
     world.whole("old-dictation", kind="transcription")
     assert len(runs(world.db, world.table, "old-call")) == 1
+
+
+def test_given_a_parked_call_analytics_event_when_replayed_then_it_is_archived_and_deleted(
+    world: World,
+) -> None:
+    sqs = world.aws.client("sqs")
+    url = sqs.create_queue(QueueName="dlq-call-analytics")["QueueUrl"]
+    world.fake.add_call_analytics_job(
+        "parked-call", redaction="redacted", outputs={"redacted_media": AUDIO}
+    )
+    sqs.send_message(
+        QueueUrl=url, MessageBody=json.dumps(world.fake.event_for("parked-call", kind=CA))
+    )
+
+    code, out = cli("replay", "--queue-url", url, "--dry-run")
+    assert code == 0 and "parked-call" in out
+
+    code, _ = cli("replay", "--queue-url", url)
+
+    assert code == 0
+    assert world.whole("parked-call")["JobKind"] == "CALL_ANALYTICS"
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+    sqs.delete_queue(QueueUrl=url)

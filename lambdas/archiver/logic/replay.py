@@ -51,11 +51,17 @@ class ParkedEvent:
 
     @property
     def job_name(self) -> str:
-        return str(self._detail().get("TranscriptionJobName", ""))
+        detail = self._detail()
+        # A transcription job's event, else a Call Analytics job's (either spelling).
+        for key in ("TranscriptionJobName", "JobName", "CallAnalyticsJobName"):
+            if key in detail:
+                return str(detail[key])
+        return ""
 
     @property
     def job_status(self) -> str:
-        return str(self._detail().get("TranscriptionJobStatus", ""))
+        detail = self._detail()
+        return str(detail.get("TranscriptionJobStatus", detail.get("JobStatus", "")))
 
     @property
     def event_time(self) -> str:

@@ -74,3 +74,12 @@ def test_given_a_body_that_is_no_json_object_then_the_message_is_unreadable(body
     parked = read_message(message(body))
     assert parked.shape == "unreadable"
     assert parked.job_name == ""
+
+
+def test_given_a_parked_call_analytics_event_then_its_job_and_status_are_read() -> None:
+    event = EVENT | {
+        "detail-type": "Call Analytics Job State Change",
+        "detail": {"JobName": "call-9", "JobStatus": "FAILED"},
+    }
+    parked = read_message(message(json.dumps(event)))
+    assert (parked.shape, parked.job_name, parked.job_status) == ("eventbridge", "call-9", "FAILED")
