@@ -66,9 +66,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         result = sweep.run(since=parse_iso(args.since) if args.since else None, on_result=advance)
 
     report = result.report
-    windows = ", ".join(
-        f"{kind.value.lower()} since {start}" for kind, start in result.kinds.items()
-    )
+    windows = ", ".join(f"{kind.option} since {start}" for kind, start in result.kinds.items())
     if args.dry_run:
         pending = report.with_verdict("PENDING")
         table = Table(title=f"Would archive {len(pending)} of {report.listed} jobs ({windows})")
