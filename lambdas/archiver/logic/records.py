@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from archiver.contract import ARCHIVED, INCOMPLETE, JOB
+from archiver.contract import ARCHIVED, INCOMPLETE, JOB, TAG_ARCHIVE_OBJECT, TAG_JOB_REDACTED
 from archiver.models.jobs import JobDescription
 from archiver.models.outputs import StoredObject
 from archiver.sources.links import strip_query
@@ -27,6 +27,19 @@ def object_metadata(job: JobDescription) -> dict[str, str]:
     if language:
         metadata["language-code"] = str(language)
     return metadata
+
+
+def object_tags(job: JobDescription, name: str) -> dict[str, str]:
+    """The S3 tags of one archived object, which retention rules target (docs/contract.md)."""
+    return {
+        TAG_ARCHIVE_OBJECT: name,
+        TAG_JOB_REDACTED: "true" if job_redacted(job) else "false",
+    }
+
+
+def job_redacted(job: JobDescription) -> bool:
+    """Whether the job ran with content redaction."""
+    return bool(job.raw.get("ContentRedaction"))
 
 
 def build_record(
