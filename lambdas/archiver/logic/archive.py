@@ -18,7 +18,7 @@ from typing import Final, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 
 from archiver.aws import AwsClients
-from archiver.contract import INCOMPLETE, JobKind, Metric
+from archiver.contract import INCOMPLETE, PURGED, JobKind, Metric
 from archiver.deadline import Deadline
 from archiver.errors import (
     ArchiverError,
@@ -169,6 +169,7 @@ class Archiver:
             build_record(job, self.bucket.uri(folder), {}, {"archive": UNDER_WAY}),
             archived_at=None,
             retry_archive=True,
+            expires_at=self._expiry(),
         )
         previous = self._take_lease(start, owner, deadline)
         if previous is not None and previous.settled:
@@ -285,11 +286,18 @@ class Archiver:
         lost its lease reports the other's record, never what it meant to write.
         """
         record = build_record(job, self.bucket.uri(folder), stored, errors)
+        record.expires_at = self._expiry()
         if not record.archived:
             record.retry_archive = retry
         if self.table.complete(record, owner):
             return record, True
         return self.table.get_run(job.name, job.created_at), False
+
+    def _expiry(self) -> int | None:
+        """When a record written now expires (DynamoDB TTL), if the stack keeps history for a
+        limited time."""
+        days = self.settings.history_retention_days
+        return int(time.time()) + days * 86400 if days is not None else None
 
     def _reported_run_gone(
         self,
@@ -322,6 +330,7 @@ class Archiver:
             archive_status=INCOMPLETE,
             archive_error=f"{RUN_GONE}: {why}",
             archived_at=iso_ms(datetime.now(UTC)),
+            expires_at=self._expiry(),
         )
         if not self.table.put_if_absent(record):
             # A concurrent delivery of the same event recorded it first.
@@ -342,7 +351,8 @@ class Archiver:
         candidates = [
             run
             for run in self.table.runs(job_name)
-            if run.kind is kind
+            # A tombstone keeps no kind: a purged run answers for either.
+            if (run.kind is kind or run.archive_status == PURGED)
             and run.created_at <= latest
             and (event_status is None or run.job_status in (None, event_status))
         ]
