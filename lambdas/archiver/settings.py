@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archiver.contract import DEFAULT_ARCHIVE_PREFIX as DEFAULT_PREFIX
-from archiver.contract import DEFAULT_MAX_OUTPUT_BYTES
+from archiver.contract import DEFAULT_MAX_OUTPUT_BYTES, ENV_HISTORY_RETENTION_DAYS
 from archiver.errors import ConfigurationError
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -26,6 +26,8 @@ class Settings:
     archive_unredacted: bool = True
     allowed_source_hosts: frozenset[str] = field(default_factory=frozenset)
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    #: Days a history item is kept (DynamoDB TTL); None keeps it forever.
+    history_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +54,9 @@ class Settings:
             archive_unredacted=_parse_bool("ARCHIVE_UNREDACTED", env.get("ARCHIVE_UNREDACTED")),
             allowed_source_hosts=_parse_hosts(env.get("ALLOWED_SOURCE_HOSTS", "")),
             max_output_bytes=_parse_size(env.get("MAX_OUTPUT_BYTES")),
+            history_retention_days=_parse_days(
+                ENV_HISTORY_RETENTION_DAYS, env.get(ENV_HISTORY_RETENTION_DAYS)
+            ),
         )
 
 
@@ -86,3 +91,15 @@ def _parse_size(raw: str | None) -> int:
     if value <= 0:
         raise ConfigurationError(f"MAX_OUTPUT_BYTES must be positive, not {value}")
     return value
+
+
+def _parse_days(name: str, raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        days = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number of days, not {raw!r}") from None
+    if days < 1:
+        raise ConfigurationError(f"{name} must be at least 1, not {days}")
+    return days
