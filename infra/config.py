@@ -36,6 +36,11 @@ KEY_POWERTOOLS_LAYER_ARN: Final = "powertoolsLayerArn"
 KEY_SOURCE_KMS_KEY_ARNS: Final = "sourceKmsKeyArns"
 KEY_SWEEP_SCHEDULE: Final = "sweepSchedule"
 KEY_CALL_ANALYTICS_PREFIX: Final = "callAnalyticsPrefix"
+KEY_OBJECT_LOCK_MODE: Final = "objectLockMode"
+KEY_OBJECT_LOCK_DAYS: Final = "objectLockDays"
+KEY_UNREDACTED_RETENTION_DAYS: Final = "unredactedRetentionDays"
+KEY_NONCURRENT_RETENTION_DAYS: Final = "noncurrentVersionRetentionDays"
+KEY_HISTORY_RETENTION_DAYS: Final = "historyRetentionDays"
 
 ALL_KEYS: Final = (
     KEY_STACK_NAME,
@@ -55,6 +60,11 @@ ALL_KEYS: Final = (
     KEY_SOURCE_KMS_KEY_ARNS,
     KEY_SWEEP_SCHEDULE,
     KEY_CALL_ANALYTICS_PREFIX,
+    KEY_OBJECT_LOCK_MODE,
+    KEY_OBJECT_LOCK_DAYS,
+    KEY_UNREDACTED_RETENTION_DAYS,
+    KEY_NONCURRENT_RETENTION_DAYS,
+    KEY_HISTORY_RETENTION_DAYS,
 )
 
 DEFAULT_STACK_NAME: Final = "TranscribeArchiver"
@@ -152,6 +162,15 @@ class ArchiverConfig:
     sweep_minutes: int = DEFAULT_SWEEP_MINUTES
     #: Where Call Analytics runs get their folders, beside (never inside) archive_prefix.
     call_analytics_prefix: str = DEFAULT_CALL_ANALYTICS_PREFIX
+    #: Object Lock of a newly created archive bucket: GOVERNANCE or COMPLIANCE, and days.
+    object_lock_mode: str | None = None
+    object_lock_days: int | None = None
+    #: Expire transcript.json of redacted jobs (and its old versions) after N days.
+    unredacted_retention_days: int | None = None
+    #: Expire noncurrent versions of every archived object after N days.
+    noncurrent_version_retention_days: int | None = None
+    #: DynamoDB TTL: history items expire N days after they are written.
+    history_retention_days: int | None = None
 
     @property
     def adopts_bucket(self) -> bool:
@@ -213,6 +232,7 @@ class ArchiverConfig:
             source_kms_key_arns=_source_kms_key_arns(ctx),
             sweep_minutes=_sweep_minutes(ctx),
             call_analytics_prefix=analytics_prefix,
+            **_retention(ctx),
         )
 
 
@@ -442,3 +462,49 @@ def _sweep_minutes(ctx: Mapping[str, Any]) -> int:
     if minutes is None or not _MIN_SWEEP_MINUTES <= minutes <= _MAX_SWEEP_MINUTES:
         raise ConfigError(KEY_SWEEP_SCHEDULE, hint, value)
     return minutes
+
+
+_OBJECT_LOCK_MODES: Final = ("GOVERNANCE", "COMPLIANCE")
+#: S3 Object Lock accepts at most 100 years of default retention.
+_MAX_LOCK_DAYS: Final = 36500
+
+
+def _retention(ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """Object Lock and the retention periods, checked against each other."""
+    mode = _optional_str(ctx, KEY_OBJECT_LOCK_MODE)
+    if mode is not None:
+        mode = mode.upper()
+        if mode not in _OBJECT_LOCK_MODES:
+            raise ConfigError(KEY_OBJECT_LOCK_MODE, "must be GOVERNANCE or COMPLIANCE", mode)
+    days = _optional_int(ctx, KEY_OBJECT_LOCK_DAYS, minimum=1, maximum=_MAX_LOCK_DAYS)
+    if (mode is None) != (days is None):
+        missing, given = (
+            (KEY_OBJECT_LOCK_DAYS, KEY_OBJECT_LOCK_MODE)
+            if days is None
+            else (KEY_OBJECT_LOCK_MODE, KEY_OBJECT_LOCK_DAYS)
+        )
+        raise ConfigError(missing, f"must be set together with {given}", None)
+    if mode is not None and _raw(ctx, KEY_ARCHIVE_BUCKET_NAME) is not None:
+        raise ConfigError(
+            KEY_OBJECT_LOCK_MODE,
+            f"cannot be used with {KEY_ARCHIVE_BUCKET_NAME}: Object Lock can only be turned on "
+            "for a bucket the stack creates",
+            mode,
+        )
+    history = _optional_int(ctx, KEY_HISTORY_RETENTION_DAYS, minimum=1)
+    if history is not None and _raw(ctx, KEY_JOBS_TABLE_NAME) is not None:
+        raise ConfigError(
+            KEY_HISTORY_RETENTION_DAYS,
+            f"cannot be used with {KEY_JOBS_TABLE_NAME}: turn on TTL (attribute ExpiresAt) on "
+            "the adopted table yourself",
+            history,
+        )
+    return {
+        "object_lock_mode": mode,
+        "object_lock_days": days,
+        "unredacted_retention_days": _optional_int(ctx, KEY_UNREDACTED_RETENTION_DAYS, minimum=1),
+        "noncurrent_version_retention_days": _optional_int(
+            ctx, KEY_NONCURRENT_RETENTION_DAYS, minimum=1
+        ),
+        "history_retention_days": history,
+    }

@@ -65,11 +65,12 @@ def new_archive(
     *,
     prefix: str = contract.DEFAULT_ARCHIVE_PREFIX,
     max_output_bytes: int = contract.DEFAULT_MAX_OUTPUT_BYTES,
+    object_lock_days: int = 0,
 ) -> ArchiveEnv:
     """Create a uniquely named bucket and table (moto state is process-wide) and the env."""
     token = uuid.uuid4().hex[:12]
     bucket, table = f"archive-{token}", f"jobs-{token}"
-    aws.create_archive(bucket, table)
+    aws.create_archive(bucket, table, object_lock_days=object_lock_days)
     return ArchiveEnv(
         bucket=bucket,
         table=table,
@@ -90,10 +91,18 @@ def drop_archive(aws: EmbeddedAWS, archive: ArchiveEnv) -> None:
     """Best-effort removal, so large test objects don't pile up in moto's memory."""
     s3 = aws.client("s3")
     with contextlib.suppress(ClientError):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=archive.bucket):
-            keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+        # The bucket is versioned: every version and delete marker must go before it can.
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=archive.bucket):
+            keys = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
             if keys:
-                s3.delete_objects(Bucket=archive.bucket, Delete={"Objects": keys})  # type: ignore[typeddict-item]
+                s3.delete_objects(
+                    Bucket=archive.bucket,
+                    Delete={"Objects": keys},  # type: ignore[typeddict-item]
+                    BypassGovernanceRetention=True,
+                )
         s3.delete_bucket(Bucket=archive.bucket)
     with contextlib.suppress(ClientError):
         aws.client("dynamodb").delete_table(TableName=archive.table)

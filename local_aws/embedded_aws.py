@@ -158,17 +158,26 @@ class EmbeddedAWS(LocalServer[_MotoServer]):
             return self._session.client(service_name, **kwargs)  # type: ignore[call-overload]
 
     # -- resources -----------------------------------------------------------------------
-    def create_bucket(self, bucket: str) -> None:
+    def create_bucket(self, bucket: str, *, object_lock: bool = False) -> None:
+        """A bucket in the embedded region; ``object_lock`` can only be had at creation."""
         s3 = self.client("s3")
-        if self.region == "us-east-1":
-            s3.create_bucket(Bucket=bucket)
-        else:
-            s3.create_bucket(
-                Bucket=bucket,
-                CreateBucketConfiguration={"LocationConstraint": self.region},  # type: ignore[typeddict-item]
-            )
+        extra: dict[str, Any] = {"ObjectLockEnabledForBucket": True} if object_lock else {}
+        if self.region != "us-east-1":
+            extra["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        s3.create_bucket(Bucket=bucket, **extra)
 
-    def create_archive(self, bucket: str, table: str) -> None:
-        """The archive bucket and the history table, exactly as the stack declares them."""
-        self.create_bucket(bucket)
+    def create_archive(self, bucket: str, table: str, *, object_lock_days: int = 0) -> None:
+        """The archive bucket and the history table, exactly as the stack declares them: the
+        bucket versioned and, with ``object_lock_days``, with GOVERNANCE default retention."""
+        self.create_bucket(bucket, object_lock=bool(object_lock_days))
+        s3 = self.client("s3")
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if object_lock_days:
+            s3.put_object_lock_configuration(
+                Bucket=bucket,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": object_lock_days}},
+                },
+            )
         self.client("dynamodb").create_table(**contract.create_table_kwargs(table))

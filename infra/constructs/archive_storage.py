@@ -20,6 +20,8 @@ from infra.config import ArchiverConfig
 #: (a retry starts a new upload), so they are cleaned up after a week.
 ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 ACCESS_LOG_PREFIX = "archive-bucket/"
+#: Overwritten or deleted access logs are kept this long, then go.
+ACCESS_LOG_NONCURRENT_EXPIRY = Duration.days(30)
 
 
 class ArchiveStorage(Construct):
@@ -68,10 +70,14 @@ class ArchiveStorage(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
             minimum_tls_version=1.2,
+            # Versioned, so a log cannot be silently overwritten; old versions go soon after.
+            versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireAccessLogs",
                     expiration=Duration.days(config.log_retention_days),
+                    noncurrent_version_expiration=ACCESS_LOG_NONCURRENT_EXPIRY,
+                    abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
@@ -91,7 +97,9 @@ class ArchiveStorage(Construct):
             bucket_key_enabled=True if key else None,
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix=ACCESS_LOG_PREFIX,
-            lifecycle_rules=_archive_lifecycle_rules(config.transition_to_glacier_after_days),
+            lifecycle_rules=_archive_lifecycle_rules(config),
+            object_lock_enabled=True if config.object_lock_mode else None,
+            object_lock_default_retention=_object_lock(config),
             removal_policy=RemovalPolicy.RETAIN,
         )
 
@@ -123,6 +131,9 @@ class ArchiveStorage(Construct):
                 else dynamodb.TableEncryption.AWS_MANAGED
             ),
             encryption_key=key,
+            time_to_live_attribute=(
+                contract.TTL_ATTRIBUTE if config.history_retention_days is not None else None
+            ),
             removal_policy=RemovalPolicy.RETAIN,
         )
         for index_name, (partition_key, sort_key) in contract.INDEXES.items():
@@ -139,15 +150,49 @@ def _string_attribute(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
 
-def _archive_lifecycle_rules(glacier_after_days: int | None) -> list[s3.LifecycleRule]:
+def _object_lock(config: ArchiverConfig) -> s3.ObjectLockRetention | None:
+    if config.object_lock_mode is None or config.object_lock_days is None:
+        return None
+    days = Duration.days(config.object_lock_days)
+    if config.object_lock_mode == "COMPLIANCE":
+        return s3.ObjectLockRetention.compliance(days)
+    return s3.ObjectLockRetention.governance(days)
+
+
+def _archive_lifecycle_rules(config: ArchiverConfig) -> list[s3.LifecycleRule]:
     rules = [
         s3.LifecycleRule(
             id="AbortIncompleteUploads",
             abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
         )
     ]
-    if glacier_after_days is not None:
-        after = Duration.days(glacier_after_days)
+    if config.unredacted_retention_days is not None:
+        # The unredacted transcript of a redacted job, by the tags every object carries;
+        # its older versions too, or a plain expiry would only hide it.
+        after = Duration.days(config.unredacted_retention_days)
+        rules.append(
+            s3.LifecycleRule(
+                id="ExpireUnredactedTranscripts",
+                tag_filters={
+                    contract.TAG_ARCHIVE_OBJECT: contract.TRANSCRIPT,
+                    contract.TAG_JOB_REDACTED: "true",
+                },
+                expiration=after,
+                noncurrent_version_expiration=Duration.days(1),
+            )
+        )
+    if config.noncurrent_version_retention_days is not None:
+        rules.append(
+            s3.LifecycleRule(
+                id="ExpireNoncurrentVersions",
+                noncurrent_version_expiration=Duration.days(
+                    config.noncurrent_version_retention_days
+                ),
+                expired_object_delete_marker=True,
+            )
+        )
+    if config.transition_to_glacier_after_days is not None:
+        after = Duration.days(config.transition_to_glacier_after_days)
         rules.append(
             s3.LifecycleRule(
                 id="TransitionToGlacier",

@@ -30,8 +30,6 @@ ARCHITECTURE: Final = lambda_.Architecture.ARM_64
 #: Long outputs are streamed from a link that is refreshed when it expires; a single
 #: invocation may need most of Lambda's maximum.
 TIMEOUT: Final = Duration.minutes(15)
-#: The contract's 5 GiB: a larger output is recorded in the history item, not copied.
-MAX_OUTPUT_BYTES: Final = 5 * 1024**3
 #: Lambda's own retries of a failed async invocation before the event goes to the queue.
 ASYNC_RETRY_ATTEMPTS: Final = 2
 #: Throttled invocations wait in Lambda's async queue for up to this long.
@@ -121,6 +119,8 @@ class ArchiverFunction(Construct):
             self,
             "LogGroup",
             retention=retention_days(config.log_retention_days),
+            # Job names, media URIs and reasons are in the logs: the team's key covers them.
+            encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.role = iam.Role(
@@ -148,6 +148,7 @@ class ArchiverFunction(Construct):
             layers=[self._powertools_layer(config)],
             reserved_concurrent_executions=config.reserved_concurrency,
             environment=self.environment(config, storage),
+            environment_encryption=key,
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=ASYNC_MAX_EVENT_AGE,
             on_failure=_QueueDestination(self.on_failure_queue),
@@ -170,14 +171,19 @@ class ArchiverFunction(Construct):
     def environment(config: ArchiverConfig, storage: ArchiveStorage) -> dict[str, str]:
         """Exactly the contract's variables, plus Powertools' own."""
         return {
-            "ARCHIVE_BUCKET": storage.bucket.bucket_name,
-            "ARCHIVE_PREFIX": config.archive_prefix,
-            "JOBS_TABLE": storage.table.table_name,
-            "ARCHIVE_UNREDACTED": "true" if config.archive_unredacted else "false",
+            contract.ENV_ARCHIVE_BUCKET: storage.bucket.bucket_name,
+            contract.ENV_ARCHIVE_PREFIX: config.archive_prefix,
+            contract.ENV_JOBS_TABLE: storage.table.table_name,
+            contract.ENV_ARCHIVE_UNREDACTED: "true" if config.archive_unredacted else "false",
             # Only AWS S3 hosts in production; loopback hosts are for local runs and tests.
-            "ALLOWED_SOURCE_HOSTS": "",
-            "MAX_OUTPUT_BYTES": str(MAX_OUTPUT_BYTES),
-            "CALL_ANALYTICS_PREFIX": config.call_analytics_prefix,
+            contract.ENV_ALLOWED_SOURCE_HOSTS: "",
+            contract.ENV_MAX_OUTPUT_BYTES: str(contract.DEFAULT_MAX_OUTPUT_BYTES),
+            contract.ENV_CALL_ANALYTICS_PREFIX: config.call_analytics_prefix,
+            **(
+                {contract.ENV_HISTORY_RETENTION_DAYS: str(config.history_retention_days)}
+                if config.history_retention_days is not None
+                else {}
+            ),
             "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -230,9 +236,11 @@ class ArchiverFunction(Construct):
             ),
             # CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all
             # authorized by s3:PutObject.
+            # Every object is written with its tags (lifecycle rules target them), which S3
+            # authorizes as PutObjectTagging on top of PutObject.
             iam.PolicyStatement(
                 sid="WriteArchive",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                actions=["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
                 resources=archive,
             ),
             # HeadObject (ChecksumMode=ENABLED) verifies the stored checksum after an upload.

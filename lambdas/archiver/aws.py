@@ -26,9 +26,11 @@ from botocore.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
     from mypy_boto3_transcribe import TranscribeServiceClient
 
 TRANSCRIBE_RETRIES = {"mode": "adaptive", "max_attempts": 10}
@@ -69,6 +71,16 @@ class AwsClients:
         client: SQSClient = self._client("sqs", DATA_RETRIES)
         return client
 
+    @property
+    def cloudformation(self) -> CloudFormationClient:
+        client: CloudFormationClient = self._client("cloudformation", DATA_RETRIES)
+        return client
+
+    @property
+    def sts(self) -> STSClient:
+        client: STSClient = self._client("sts", DATA_RETRIES)
+        return client
+
     def _client(
         self, service: str, retries: dict[str, Any], endpoint_url: str | None = None
     ) -> Any:
@@ -94,6 +106,8 @@ _ENV_KEYS = (
     "AWS_ENDPOINT_URL_S3",
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_CLOUDFORMATION",
+    "AWS_ENDPOINT_URL_STS",
     "AWS_PROFILE",
     "AWS_ACCESS_KEY_ID",
 )

@@ -145,6 +145,13 @@ def content_type_of(name: str) -> str:
     raise KeyError(f"{name!r} is not an archive object name")
 
 
+#: S3 object tags every archived object carries, for lifecycle rules to target.
+TAG_ARCHIVE_OBJECT: Final = "archive-object"  # the object's name, e.g. transcript.json
+TAG_JOB_REDACTED: Final = "job-redacted"  # "true" when the job ran with content redaction
+
+#: The history items' DynamoDB TTL attribute (epoch seconds), when retention is configured.
+TTL_ATTRIBUTE: Final = "ExpiresAt"
+
 # -- runtime configuration (the function's environment) -------------------------------------
 
 ENV_ARCHIVE_BUCKET: Final = "ARCHIVE_BUCKET"
@@ -154,6 +161,8 @@ ENV_ARCHIVE_UNREDACTED: Final = "ARCHIVE_UNREDACTED"
 ENV_ALLOWED_SOURCE_HOSTS: Final = "ALLOWED_SOURCE_HOSTS"
 ENV_MAX_OUTPUT_BYTES: Final = "MAX_OUTPUT_BYTES"
 ENV_CALL_ANALYTICS_PREFIX: Final = "CALL_ANALYTICS_PREFIX"
+#: Optional: days a history item is kept (DynamoDB TTL); unset keeps items forever.
+ENV_HISTORY_RETENTION_DAYS: Final = "HISTORY_RETENTION_DAYS"
 
 DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
 DEFAULT_CALL_ANALYTICS_PREFIX: Final = "call-analytics/"

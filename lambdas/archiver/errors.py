@@ -45,3 +45,12 @@ class JobNotFinishedError(RetryableArchiveError):
 
 class OutOfTimeError(RetryableArchiveError):
     """The invocation's deadline came before the work was done: record it, then retry."""
+
+
+class StackNotFoundError(ConfigurationError):
+    """The deployed stack the CLI was asked to read its settings from does not exist."""
+
+
+class PurgeRefusedError(ArchiverError):
+    """A purge that cannot be done whole (Object Lock retention, a run being archived):
+    nothing was deleted."""

@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archiver.contract import DEFAULT_ARCHIVE_PREFIX as DEFAULT_PREFIX
-from archiver.contract import DEFAULT_CALL_ANALYTICS_PREFIX, DEFAULT_MAX_OUTPUT_BYTES, JobKind
+from archiver.contract import (
+    DEFAULT_CALL_ANALYTICS_PREFIX,
+    DEFAULT_MAX_OUTPUT_BYTES,
+    ENV_HISTORY_RETENTION_DAYS,
+    JobKind,
+)
 from archiver.errors import ConfigurationError
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -27,6 +32,8 @@ class Settings:
     allowed_source_hosts: frozenset[str] = field(default_factory=frozenset)
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     call_analytics_prefix: str = DEFAULT_CALL_ANALYTICS_PREFIX
+    #: Days a history item is kept (DynamoDB TTL); None keeps it forever.
+    history_retention_days: int | None = None
 
     def prefix(self, kind: JobKind) -> str:
         """The key prefix under which runs of ``kind`` get their folders."""
@@ -66,6 +73,9 @@ class Settings:
             archive_unredacted=_parse_bool("ARCHIVE_UNREDACTED", env.get("ARCHIVE_UNREDACTED")),
             allowed_source_hosts=_parse_hosts(env.get("ALLOWED_SOURCE_HOSTS", "")),
             max_output_bytes=_parse_size(env.get("MAX_OUTPUT_BYTES")),
+            history_retention_days=_parse_days(
+                ENV_HISTORY_RETENTION_DAYS, env.get(ENV_HISTORY_RETENTION_DAYS)
+            ),
         )
 
 
@@ -109,3 +119,15 @@ def _parse_size(raw: str | None) -> int:
     if value <= 0:
         raise ConfigurationError(f"MAX_OUTPUT_BYTES must be positive, not {value}")
     return value
+
+
+def _parse_days(name: str, raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        days = int(raw.strip())
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number of days, not {raw!r}") from None
+    if days < 1:
+        raise ConfigurationError(f"{name} must be at least 1, not {days}")
+    return days

@@ -5,8 +5,8 @@ Three configurations cover the issues between them:
 * ``default``: cdk.json exactly as committed.
 * ``adopted``: an existing bucket and table, a custom prefix, a pinned layer ARN.
 * ``hardened``: a customer-managed key, alarm e-mail, Glacier transition, source buckets
-  and their KMS key, an hourly sweep, and every number given as a string, the way
-  ``-c key=value`` delivers it.
+  and their KMS key, an hourly sweep, Object Lock and every retention setting, and every
+  number given as a string, the way ``-c key=value`` delivers it.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ HARDENED: dict[str, Any] = {
     "archiveUnredacted": "false",
     "sourceKmsKeyArns": SOURCE_KEY_ARN,
     "sweepSchedule": "rate(1 hour)",
+    "objectLockMode": "governance",
+    "objectLockDays": "30",
+    "unredactedRetentionDays": "14",
+    "noncurrentVersionRetentionDays": "90",
+    "historyRetentionDays": "400",
 }
 
 

@@ -145,6 +145,12 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("sweepSchedule", "cron(0 * * * ? *)", "rate("),
     ("sweepSchedule", "rate(2 days)", "5-1440"),
     ("sweepSchedule", True, "minutes"),
+    ("objectLockMode", "LEGAL_HOLD", "GOVERNANCE or COMPLIANCE"),
+    ("objectLockDays", 0, "at least 1"),
+    ("objectLockDays", 40000, "at most 36500"),
+    ("unredactedRetentionDays", "two weeks", "whole number"),
+    ("noncurrentVersionRetentionDays", 0, "at least 1"),
+    ("historyRetentionDays", -5, "at least 1"),
 ]
 
 
@@ -201,3 +207,29 @@ def test_given_a_call_analytics_prefix_then_it_is_kept_beside_the_archive_prefix
 
     with pytest.raises(ConfigError, match="'callAnalyticsPrefix' must neither contain"):
         ArchiverConfig.from_mapping({"archivePrefix": "call-analytics/old/"})
+
+
+@pytest.mark.parametrize(
+    ("context", "key", "problem"),
+    [
+        ({"objectLockMode": "COMPLIANCE"}, "objectLockDays", "together with objectLockMode"),
+        ({"objectLockDays": 30}, "objectLockMode", "together with objectLockDays"),
+        (
+            {"objectLockMode": "GOVERNANCE", "objectLockDays": 30, "archiveBucketName": "team-a"},
+            "objectLockMode",
+            "archiveBucketName",
+        ),
+        (
+            {"historyRetentionDays": 30, "jobsTableName": "Jobs"},
+            "historyRetentionDays",
+            "jobsTableName",
+        ),
+    ],
+)
+def test_given_settings_that_do_not_go_together_then_the_synth_stops_naming_the_key(
+    context: dict[str, Any], key: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        ArchiverConfig.from_mapping(context)
+    assert raised.value.key == key
+    assert problem in str(raised.value)

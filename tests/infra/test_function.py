@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from archiver import contract
 
-from tests.infra.conftest import LAYER_ARN, ROOT, Synth, render
+from tests.infra.conftest import KMS_KEY_ARN, LAYER_ARN, ROOT, Synth, render
 
 pytestmark = pytest.mark.infra
 
@@ -71,7 +71,14 @@ def test_given_every_configuration_then_no_variable_beyond_contract_and_powertoo
 ) -> None:
     _, props = _function(each)
 
-    assert set(props["Environment"]["Variables"]) == CONTRACT_VARIABLES | POWERTOOLS_VARIABLES
+    # HISTORY_RETENTION_DAYS is optional (its default keeps history forever): only with
+    # historyRetentionDays.
+    optional = (
+        {contract.ENV_HISTORY_RETENTION_DAYS} if each.config.history_retention_days else set()
+    )
+    assert set(props["Environment"]["Variables"]) == (
+        CONTRACT_VARIABLES | POWERTOOLS_VARIABLES | optional
+    )
     assert props["Environment"]["Variables"]["ALLOWED_SOURCE_HOSTS"] == ""
 
 
@@ -143,3 +150,20 @@ def test_given_every_configuration_then_failed_async_events_land_in_on_failure_q
         "MaximumEventAgeInSeconds": 6 * 3600,
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}},
     }
+
+
+def test_given_kms_key_then_log_group_and_environment_are_encrypted_with_it(
+    hardened: Synth, default: Synth
+) -> None:
+    _, props = _function(hardened)
+    _, log_group = hardened.only("AWS::Logs::LogGroup")
+
+    assert props["KmsKeyArn"] == KMS_KEY_ARN
+    assert log_group["Properties"]["KmsKeyId"] == KMS_KEY_ARN
+    assert "KmsKeyArn" not in _function(default)[1]
+    assert "KmsKeyId" not in default.only("AWS::Logs::LogGroup")[1]["Properties"]
+
+
+def test_given_history_retention_then_the_function_stamps_items_for_ttl(hardened: Synth) -> None:
+    _, props = _function(hardened)
+    assert props["Environment"]["Variables"][contract.ENV_HISTORY_RETENTION_DAYS] == "400"

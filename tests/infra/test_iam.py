@@ -83,7 +83,12 @@ def test_given_every_configuration_then_archive_writes_are_confined_to_the_prefi
     writes = _by_action(function_statements(each), "s3:Put")
 
     assert len(writes) == 1
-    assert set(as_list(writes[0]["Action"])) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    # Objects are written with their tags, which S3 authorizes as PutObjectTagging.
+    assert set(as_list(writes[0]["Action"])) == {
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "s3:AbortMultipartUpload",
+    }
     assert _resources(writes[0]) == prefix_objects
     assert len(prefix_objects) == 2
 
@@ -99,6 +104,7 @@ def test_given_every_configuration_then_archive_reads_are_confined_to_the_prefix
         if _resources(statement) <= prefix_objects:
             assert set(as_list(statement["Action"])) <= {
                 "s3:PutObject",
+                "s3:PutObjectTagging",
                 "s3:AbortMultipartUpload",
                 "s3:GetObject",
             }

@@ -212,3 +212,60 @@ def test_given_every_configuration_then_queues_are_encrypted_tls_only_and_keep_1
             and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
         ]
         assert len(tls_denies) == 1, queue_id
+
+
+def test_given_object_lock_then_the_new_bucket_has_that_default_retention(
+    hardened: Synth, default: Synth
+) -> None:
+    bucket = _archive_bucket(hardened)["Properties"]
+
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}},
+    }
+    assert "ObjectLockConfiguration" not in _archive_bucket(default)["Properties"]
+
+
+def test_given_retention_settings_then_lifecycle_rules_target_the_tags_and_old_versions(
+    hardened: Synth,
+) -> None:
+    rules = {
+        rule["Id"]: rule
+        for rule in _archive_bucket(hardened)["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+
+    unredacted = rules["ExpireUnredactedTranscripts"]
+    assert unredacted["ExpirationInDays"] == 14
+    assert unredacted["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    assert sorted(unredacted["TagFilters"], key=lambda t: t["Key"]) == [
+        {"Key": contract.TAG_ARCHIVE_OBJECT, "Value": contract.TRANSCRIPT},
+        {"Key": contract.TAG_JOB_REDACTED, "Value": "true"},
+    ]
+    assert "Prefix" not in unredacted
+    noncurrent = rules["ExpireNoncurrentVersions"]
+    assert noncurrent["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    assert noncurrent["ExpiredObjectDeleteMarker"] is True
+
+
+def test_given_history_retention_then_the_table_expires_items_by_ttl(
+    hardened: Synth, default: Synth
+) -> None:
+    _, table = hardened.only("AWS::DynamoDB::Table")
+    assert table["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": contract.TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+    assert "TimeToLiveSpecification" not in default.only("AWS::DynamoDB::Table")[1]["Properties"]
+
+
+def test_given_default_config_then_the_access_log_bucket_is_versioned_with_its_own_expiry(
+    default: Synth,
+) -> None:
+    log_bucket_id = default.logical_id("AWS::S3::Bucket", "StorageAccessLog")
+    log_bucket = default.resources("AWS::S3::Bucket")[log_bucket_id]["Properties"]
+
+    assert log_bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = log_bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == default.config.log_retention_days
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}

@@ -11,7 +11,7 @@ import sys
 
 from rich.console import Console
 
-from archiver.cli import backfill, common, demo, history, replay, sweep
+from archiver.cli import backfill, common, demo, history, purge, replay, sweep
 from archiver.cli.render import CSV_COLUMNS, SHOW_ORDER
 
 __all__ = ["CSV_COLUMNS", "SHOW_ORDER", "build_parser", "main"]
@@ -51,6 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(run=lambda *_: common.usage(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     options = common.aws_options()
-    for command in (history, backfill, replay, sweep, demo):
+    for command in (history, backfill, replay, sweep, purge, demo):
         command.add_parser(commands, options)
     return parser

@@ -15,14 +15,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from archiver.aws import aws_failure, default_region
+from archiver.aws import aws_failure, clients, default_region
 from archiver.contract import JobKind
-from archiver.errors import ConfigurationError
+from archiver.errors import ConfigurationError, StackNotFoundError
 from archiver.logic.history import STATUSES, normalize_time, parse_kind, parse_tag
 from archiver.observability import logger
 from archiver.settings import Settings
+from archiver.sources.stack_outputs import stack_outputs
 
 PROG: Final = "transcribe-archiver"
+#: The stack name the CDK app deploys by default (cdk.json "stackName").
+DEFAULT_STACK: Final = "TranscribeArchiver"
 
 Command = Callable[[argparse.Namespace, Console, Console], int]
 
@@ -49,6 +52,14 @@ def aws_options() -> argparse.ArgumentParser:
         "--bucket",
         default=env.get("ARCHIVE_BUCKET"),
         help="archive bucket, for backfill and replay (default: $ARCHIVE_BUCKET)",
+    )
+    aws.add_argument(
+        "--stack",
+        default=DEFAULT_STACK,
+        help=(
+            "the deployed stack whose outputs name the table and the bucket when neither "
+            f"an option nor the environment does (default: {DEFAULT_STACK})"
+        ),
     )
     aws.add_argument(
         "--region",
@@ -113,15 +124,50 @@ def positive(text: str) -> int:
 
 def need_table(args: argparse.Namespace) -> str:
     if not args.table:
-        args.parser.error("the history table is needed: pass --table or set JOBS_TABLE")
+        args.table = _from_stack(
+            args, "JobsTableName", "the history table", "--table", "JOBS_TABLE"
+        )
     return str(args.table)
 
 
-def settings(args: argparse.Namespace) -> Settings:
-    """The function's settings from the environment, with --table/--bucket on top."""
-    table = need_table(args)
+def need_bucket(args: argparse.Namespace) -> str:
     if not args.bucket:
-        args.parser.error("the archive bucket is needed: pass --bucket or set ARCHIVE_BUCKET")
+        args.bucket = _from_stack(
+            args, "ArchiveBucketName", "the archive bucket", "--bucket", "ARCHIVE_BUCKET"
+        )
+    return str(args.bucket)
+
+
+def _from_stack(
+    args: argparse.Namespace, output: str, what: str, option: str, variable: str
+) -> str:
+    """A setting read from the deployed stack's outputs (one DescribeStacks per command)."""
+    outputs: dict[str, str] | None = getattr(args, "stack_outputs", None)
+    if outputs is None:
+        try:
+            outputs = stack_outputs(
+                clients(args.region, args.endpoint_url).cloudformation, args.stack
+            )
+        except StackNotFoundError as exc:
+            raise UsageError(
+                f"{what} is needed: pass {option}, set {variable}, or name the deployed stack "
+                f"with --stack ({exc} in region {args.region or default_region() or '(none)'})"
+            ) from None
+        args.stack_outputs = outputs
+    value = outputs.get(output)
+    if not value:
+        raise UsageError(
+            f"{what} is needed: stack {args.stack!r} has no output {output}; pass {option} "
+            f"or set {variable}"
+        )
+    return value
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    """The function's settings from the environment, with --table/--bucket on top (or, with
+    neither, the deployed stack's outputs)."""
+    table = need_table(args)
+    need_bucket(args)
     try:
         return Settings.from_env({**os.environ, "JOBS_TABLE": table, "ARCHIVE_BUCKET": args.bucket})
     except ConfigurationError as exc:

@@ -17,7 +17,7 @@ from typing import Final, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 
 from archiver.aws import AwsClients
-from archiver.contract import INCOMPLETE, JobKind, Metric
+from archiver.contract import INCOMPLETE, PURGED, JobKind, Metric
 from archiver.deadline import Deadline
 from archiver.errors import (
     ArchiverError,
@@ -169,6 +169,7 @@ class Archiver:
             build_record(job, self.bucket.uri(folder), {}, {"archive": UNDER_WAY}),
             archived_at=None,
             retry_archive=True,
+            expires_at=self._expiry(),
         )
         previous, key = take_lease(
             self.table,
@@ -268,11 +269,18 @@ class Archiver:
         """
         record = build_record(job, self.bucket.uri(self.folder(job)), stored, errors)
         record.created_at = key
+        record.expires_at = self._expiry()
         if not record.archived:
             record.retry_archive = retry
         if self.table.complete(record, owner):
             return record, True
         return self.table.get_run(job.name, key), False
+
+    def _expiry(self) -> int | None:
+        """When a record written now expires (DynamoDB TTL), if the stack keeps history for a
+        limited time."""
+        days = self.settings.history_retention_days
+        return int(time.time()) + days * 86400 if days is not None else None
 
     def _reported_run_gone(
         self,
@@ -305,6 +313,7 @@ class Archiver:
             archive_status=INCOMPLETE,
             archive_error=f"{RUN_GONE}: {why}",
             archived_at=iso_ms(datetime.now(UTC)),
+            expires_at=self._expiry(),
         )
         if not self.table.put_if_absent(record):
             held = self.table.get_run_of(kind, job_name, stamp)
@@ -330,7 +339,8 @@ class Archiver:
         candidates = [
             run
             for run in self.table.runs(job_name)
-            if run.kind is kind
+            # A tombstone keeps no kind: a purged run answers for either.
+            if (run.kind is kind or run.archive_status == PURGED)
             and run.created_at <= latest
             and (event_status is None or run.job_status in (None, event_status))
         ]

@@ -28,7 +28,7 @@ from archiver.errors import (
     TransientOutputError,
 )
 from archiver.logic.plan import link_of, plan_outputs
-from archiver.logic.records import job_json, object_metadata
+from archiver.logic.records import job_json, object_metadata, object_tags
 from archiver.models.jobs import JobDescription
 from archiver.models.outputs import PlannedOutput, StoredObject
 from archiver.observability import logger
@@ -172,7 +172,7 @@ class OutputCopier:
             if deadline.expired():
                 raise OutOfTimeError("out of time before the copy started")
             try:
-                return self._copy_link(planned.name, link, key, metadata, deadline)
+                return self._copy_link(job, planned.name, link, key, metadata, deadline)
             except LinkExpiredError as exc:
                 refreshes += 1
                 if refreshes > self._retry.max_link_refreshes:
@@ -212,13 +212,20 @@ class OutputCopier:
                 self._sleep(delay)
 
     def _copy_link(
-        self, name: str, link: str, key: str, metadata: dict[str, str], deadline: Deadline
+        self,
+        job: JobDescription,
+        name: str,
+        link: str,
+        key: str,
+        metadata: dict[str, str],
+        deadline: Deadline,
     ) -> StoredObject:
         content_type = PlannedOutput(name, link).content_type
         source = None if is_presigned(link) else s3_location(link)
+        tags = object_tags(job, name)
         if source is not None:
             return self._bucket.copy_from(
-                name, source, key, content_type, metadata, self._settings.max_output_bytes
+                name, source, key, content_type, metadata, self._settings.max_output_bytes, tags
             )
         with self._fetcher.open(
             link,
@@ -226,7 +233,9 @@ class OutputCopier:
             part_size=self._bucket.part_size,
             deadline=deadline,
         ) as opened:
-            return self._bucket.upload_stream(name, key, opened.reader, content_type, metadata)
+            return self._bucket.upload_stream(
+                name, key, opened.reader, content_type, metadata, tags
+            )
 
     def _write_job_json(
         self, job: JobDescription, folder: str, prior: StoredObject | None
@@ -235,7 +244,7 @@ class OutputCopier:
         if prior is not None and prior.sha256_hex == hashlib.sha256(body).hexdigest():
             return prior  # the identical description is archived already
         return self._bucket.put_bytes(
-            JOB, folder + JOB, body, "application/json", object_metadata(job)
+            JOB, folder + JOB, body, "application/json", object_metadata(job), object_tags(job, JOB)
         )
 
 

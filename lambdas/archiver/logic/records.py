@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from archiver.contract import ARCHIVED, INCOMPLETE, JOB, JobKind
+from archiver.contract import (
+    ARCHIVED,
+    INCOMPLETE,
+    JOB,
+    TAG_ARCHIVE_OBJECT,
+    TAG_JOB_REDACTED,
+    JobKind,
+)
 from archiver.models.jobs import JobDescription
 from archiver.models.outputs import StoredObject
 from archiver.sources.links import strip_query
@@ -29,6 +36,25 @@ def object_metadata(job: JobDescription) -> dict[str, str]:
     return metadata
 
 
+def object_tags(job: JobDescription, name: str) -> dict[str, str]:
+    """The S3 tags of one archived object, which retention rules target (docs/contract.md)."""
+    return {
+        TAG_ARCHIVE_OBJECT: name,
+        TAG_JOB_REDACTED: "true" if job_redacted(job) else "false",
+    }
+
+
+def job_redacted(job: JobDescription) -> bool:
+    """Whether the job ran with content redaction (Call Analytics keeps it among Settings)."""
+    return bool(_redaction(job))
+
+
+def _redaction(job: JobDescription) -> Any:
+    if job.kind is JobKind.CALL_ANALYTICS:
+        return (job.raw.get("Settings") or {}).get("ContentRedaction")
+    return job.raw.get("ContentRedaction")
+
+
 def build_record(
     job: JobDescription,
     archive_uri: str,
@@ -39,9 +65,8 @@ def build_record(
     raw = job.raw
     subtitles = raw.get("Subtitles") or {}
     settings = raw.get("Settings") or {}
-    analytics = job.kind is JobKind.CALL_ANALYTICS
     # Call Analytics keeps redaction among its settings; the item has it in one place.
-    redaction = settings.get("ContentRedaction") if analytics else raw.get("ContentRedaction")
+    redaction = _redaction(job)
     skipped = (raw.get("CallAnalyticsJobDetails") or {}).get("Skipped")
     return HistoryRecord(
         job_name=job.name,

@@ -43,6 +43,7 @@ class _Api:
     status_key: str
     list: str  # client method listing jobs
     summaries_key: str
+    delete: str  # client method deleting a job (purge --also-transcribe only)
 
 
 _APIS: Final = {
@@ -54,6 +55,7 @@ _APIS: Final = {
         status_key="TranscriptionJobStatus",
         list="list_transcription_jobs",
         summaries_key="TranscriptionJobSummaries",
+        delete="delete_transcription_job",
     ),
     JobKind.CALL_ANALYTICS: _Api(
         get="get_call_analytics_job",
@@ -63,6 +65,7 @@ _APIS: Final = {
         status_key="CallAnalyticsJobStatus",
         list="list_call_analytics_jobs",
         summaries_key="CallAnalyticsJobSummaries",
+        delete="delete_call_analytics_job",
     ),
 }
 
@@ -126,14 +129,21 @@ class TranscribeJobs:
         try:
             response = getattr(self._client, api.get)(**{api.name_param: job_name})
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            message = exc.response.get("Error", {}).get("Message", "")
-            if code in _NOT_FOUND_CODES or (
-                code == "BadRequestException" and "couldn't be found" in message
-            ):
-                raise JobNotFoundError(message or code) from None
+            if _not_found(exc):
+                message = exc.response.get("Error", {}).get("Message", "")
+                raise JobNotFoundError(message or "job not found") from None
             raise
         return describe_raw(kind, response[api.job_key])
+
+    def delete(self, kind: JobKind, job_name: str) -> None:
+        """Delete the job at Transcribe (its record there, not our archive)."""
+        api = _APIS[kind]
+        try:
+            getattr(self._client, api.delete)(**{api.name_param: job_name})
+        except ClientError as exc:
+            if _not_found(exc):
+                return  # gone already: what was asked for
+            raise
 
     def list_jobs(
         self,
@@ -180,3 +190,12 @@ class TranscribeJobs:
             if not token or (reached_older and newest_first):
                 return
             kwargs["NextToken"] = token
+
+
+def _not_found(exc: ClientError) -> bool:
+    """Transcribe's two ways of saying a job does not exist (docs/transcribe-facts.md)."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    message = exc.response.get("Error", {}).get("Message", "")
+    return code in _NOT_FOUND_CODES or (
+        code == "BadRequestException" and "couldn't be found" in message
+    )

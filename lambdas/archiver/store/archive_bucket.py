@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlencode
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -78,6 +80,7 @@ class ArchiveBucket:
         reader: HashingReader,
         content_type: str,
         metadata: dict[str, str],
+        tags: Mapping[str, str],
     ) -> StoredObject:
         """Stream ``reader`` into ``key`` and verify what S3 stored against what we read.
 
@@ -89,11 +92,11 @@ class ArchiveBucket:
         first = reader.read(self.part_size)
         more = reader.read(1)
         if not more:
-            return self.put_bytes(name, key, first, content_type, metadata)
+            return self.put_bytes(name, key, first, content_type, metadata, tags)
         body = _Prefixed([first, more], reader)
         del first, more  # body holds the only references and lets go of them once read
         try:
-            self._upload(body, key, content_type, metadata)
+            self._upload(body, key, content_type, metadata, tags)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if status >= 500:
@@ -112,7 +115,12 @@ class ArchiveBucket:
         return StoredObject(name, self.uri(key), reader.bytes_read, reader.sha256_hex, content_type)
 
     def _upload(
-        self, body: _Prefixed, key: str, content_type: str, metadata: dict[str, str]
+        self,
+        body: _Prefixed,
+        key: str,
+        content_type: str,
+        metadata: dict[str, str],
+        tags: Mapping[str, str],
     ) -> None:
         self._s3.upload_fileobj(
             body,  # type: ignore[arg-type]  # read() is all s3transfer needs
@@ -122,12 +130,19 @@ class ArchiveBucket:
                 "ContentType": content_type,
                 "Metadata": metadata,
                 "ChecksumAlgorithm": "SHA256",
+                "Tagging": urlencode(tags),
             },
             Config=self._transfer,
         )
 
     def put_bytes(
-        self, name: str, key: str, body: bytes, content_type: str, metadata: dict[str, str]
+        self,
+        name: str,
+        key: str,
+        body: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        tags: Mapping[str, str],
     ) -> StoredObject:
         """A small object in one request; S3 rejects it unless it matches our SHA-256."""
         digest = hashlib.sha256(body).digest()
@@ -139,6 +154,7 @@ class ArchiveBucket:
             Metadata=metadata,
             ChecksumAlgorithm="SHA256",
             ChecksumSHA256=base64.b64encode(digest).decode(),
+            Tagging=urlencode(tags),
         )
         return StoredObject(name, self.uri(key), len(body), digest.hex(), content_type)
 
@@ -150,6 +166,7 @@ class ArchiveBucket:
         content_type: str,
         metadata: dict[str, str],
         max_bytes: int,
+        tags: Mapping[str, str],
     ) -> StoredObject:
         """Server-side copy from the team's output bucket: the bytes never pass through us."""
         try:
@@ -173,11 +190,13 @@ class ArchiveBucket:
                     CopySource=copy_source,  # type: ignore[arg-type]
                     CopySourceIfMatch=head["ETag"],
                     MetadataDirective="REPLACE",
-                    # Tags stay behind: copying them would need Get/PutObjectTagging rights.
+                    # The source's tags stay behind (reading them would need more rights);
+                    # the archive's own tags replace them.
                     TaggingDirective="REPLACE",
                     ContentType=content_type,
                     Metadata=metadata,
                     ChecksumAlgorithm="SHA256",
+                    Tagging=urlencode(tags),
                 )
                 # S3 may leave the checksum out of a copy's answer (docs/transcribe-facts.md,
                 # "Encrypted output buckets"): then ask the stored object itself.
@@ -195,6 +214,7 @@ class ArchiveBucket:
                         "MetadataDirective": "REPLACE",
                         "TaggingDirective": "REPLACE",
                         "ChecksumAlgorithm": "SHA256",
+                        "Tagging": urlencode(tags),
                     },
                     Config=TransferConfig(multipart_threshold=MAX_SINGLE_COPY),
                 )

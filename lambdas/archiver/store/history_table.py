@@ -157,6 +157,18 @@ class HistoryTable:
         """Write a record unless the run already has one (no lease needed: no copying)."""
         return self._put(record, ConditionExpression="attribute_not_exists(JobName)")
 
+    def replace_with_tombstone(self, tombstone: HistoryRecord, *, now: float) -> bool:
+        """Replace a run's item with its tombstone, unless an invocation is archiving it right
+        now (a live lease): then False, and the item is left as it was."""
+        return self._put(
+            tombstone,
+            ConditionExpression=(
+                "attribute_exists(JobName) AND "
+                "(attribute_not_exists(LeaseExpiresAt) OR LeaseExpiresAt < :now)"
+            ),
+            ExpressionAttributeValues=to_dynamo({":now": now}),
+        )
+
     # -- the sweep's watermark ------------------------------------------------------------
 
     def sweep_floor(self, kind: JobKind) -> str | None:

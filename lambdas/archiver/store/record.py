@@ -48,12 +48,18 @@ class HistoryRecord:
     tags: dict[str, str] | None = None
     archive_uri: str | None = None
     outputs: dict[str, StoredObject] = field(default_factory=dict)
+    # An erased run keeps only its keys, ArchiveStatus PURGED and these (docs/contract.md).
+    purged_at: str | None = None
+    purged_by: str | None = None
+    purge_reason: str | None = None
     # Concurrency control (see store/history_table.py): never shown to users.
     lease_owner: str | None = None
     lease_expires_at: float | None = None
     #: INCOMPLETE for a reason that trying again may cure (a fault, time ran out, cut
     #: off): the sweep tries again. Permanent reasons (a null link) are left alone.
     retry_archive: bool | None = None
+    #: DynamoDB TTL (epoch seconds) when the stack sets historyRetentionDays.
+    expires_at: int | None = None
     #: Attributes this version does not know, kept as read.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -133,7 +139,7 @@ _ATTRIBUTES: Final = {
     for f in fields(HistoryRecord)
     if f.name != "extra"
 }
-_INTERNAL: Final = frozenset({"lease_owner", "lease_expires_at", "retry_archive"})
+_INTERNAL: Final = frozenset({"lease_owner", "lease_expires_at", "retry_archive", "expires_at"})
 
 
 def to_dynamo(values: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from archiver.sources.https import StreamingReader
 from archiver.store.archive_bucket import ArchiveBucket
 
 MiB = 1024 * 1024
+TAGS = {"archive-object": "transcript.json", "job-redacted": "false"}
 
 
 class Body:
@@ -44,7 +45,9 @@ def test_given_a_multipart_upload_when_verified_then_s3_composite_checksum_match
     data = bytes(range(256)) * (20 * MiB // 256 + 7)  # 20 MiB and a bit: three parts
     bucket = ArchiveBucket(aws["s3"], aws["bucket"], part_size=8 * MiB)
     reader = StreamingReader(Body(data), max_bytes=10**9, part_size=8 * MiB)  # type: ignore[arg-type]
-    stored = bucket.upload_stream("transcript.json", "t/x.json", reader, "application/json", {})
+    stored = bucket.upload_stream(
+        "transcript.json", "t/x.json", reader, "application/json", {}, TAGS
+    )
     assert stored.sha256_hex == hashlib.sha256(data).hexdigest()
     assert stored.size == len(data)
     body = aws["s3"].get_object(Bucket=aws["bucket"], Key="t/x.json")["Body"].read()
@@ -60,7 +63,9 @@ def test_given_sizes_around_one_part_when_uploaded_then_bytes_and_checksums_matc
     assert len(data) == part + extra
     bucket = ArchiveBucket(aws["s3"], aws["bucket"], part_size=part)
     reader = StreamingReader(Body(data), max_bytes=10**9, part_size=part)  # type: ignore[arg-type]
-    stored = bucket.upload_stream("t", "edge.json", reader, "application/json", {"job-name": "x"})
+    stored = bucket.upload_stream(
+        "t", "edge.json", reader, "application/json", {"job-name": "x"}, TAGS
+    )
     obj = aws["s3"].get_object(Bucket=aws["bucket"], Key="edge.json", ChecksumMode="ENABLED")
     assert obj["Body"].read() == data
     assert stored.sha256_hex == hashlib.sha256(data).hexdigest()

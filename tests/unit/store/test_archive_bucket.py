@@ -45,7 +45,13 @@ def source_head(stubber: Stubber) -> None:
 def copy(client: Any) -> Any:
     bucket = ArchiveBucket(client, "archive")
     return bucket.copy_from(
-        "transcript.json", SOURCE, KEY, "application/json", {"job-name": "call-1"}, 10**9
+        "transcript.json",
+        SOURCE,
+        KEY,
+        "application/json",
+        {"job-name": "call-1"},
+        10**9,
+        {"archive-object": "transcript.json", "job-redacted": "false"},
     )
 
 
@@ -67,6 +73,7 @@ def test_given_s3_answers_the_copy_with_its_checksum_then_no_extra_request_is_ma
             "ContentType": "application/json",
             "Metadata": {"job-name": "call-1"},
             "ChecksumAlgorithm": "SHA256",
+            "Tagging": "archive-object=transcript.json&job-redacted=false",
         },
     )
     stored = copy(client)
