@@ -90,6 +90,13 @@ EVENT_PATTERNS: Final[dict[JobKind, dict[str, Any]]] = {
 #: ``overlapMinutes`` is the schedule's period.
 SWEEP_ACTION: Final = "sweep"
 
+# -- delivery: the event queue between the rule(s) and the function ------------------------
+
+#: Messages per batch the event source mapping hands the function (handled side by side).
+QUEUE_BATCH_SIZE: Final = 4
+#: Receives of one message before SQS moves it to the queue's dead-letter queue.
+QUEUE_MAX_RECEIVE_COUNT: Final = 5
+
 # -- archive layout -------------------------------------------------------------------------
 
 TRANSCRIPT: Final = "transcript.json"
