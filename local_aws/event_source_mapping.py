@@ -173,9 +173,10 @@ class EventSourceMapping:
         self._context = context
         self._before_invoke = before_invoke
         self._poll_interval = poll_interval
-        # moto marks a message received without holding a lock: one receive at a time
-        # keeps two pollers from getting the same message, so the counts stay exact.
-        self._receive_lock = threading.Lock()
+        # moto changes a queue's messages without a lock: two deletes at once can undo
+        # one another (each writes back the list it read) and two receives can hand out
+        # the same message. Every call that changes the queue goes one at a time.
+        self._sqs_lock = threading.Lock()
         self._lock = threading.Lock()
         self._in_flight = 0
         self._stop = threading.Event()
@@ -228,7 +229,7 @@ class EventSourceMapping:
             self._stop.set()
 
     def _receive(self) -> list[dict[str, Any]]:
-        with self._receive_lock:
+        with self._sqs_lock:
             messages = self._sqs.receive_message(
                 QueueUrl=self._queue_url,
                 MaxNumberOfMessages=self._batch_size,
@@ -278,12 +279,14 @@ class EventSourceMapping:
     def _delete(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), SQS_BATCH):
             chunk = records[start : start + SQS_BATCH]
-            answer = self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)
-                ],
-            )
+            with self._sqs_lock:
+                answer = self._sqs.delete_message_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": r["receiptHandle"]}
+                        for i, r in enumerate(chunk)
+                    ],
+                )
             done = {int(entry["Id"]) for entry in answer.get("Successful", [])}
             with self._lock:
                 self.report.deleted.update(chunk[i]["messageId"] for i in done)
