@@ -114,7 +114,8 @@ class Monitoring(Construct):
             "EventsRejected",
             archiver_metric(contract.Metric.EVENTS_REJECTED),
             "Informational: the archiver received events it does not handle (wrong source, "
-            "missing fields, other statuses). Check what invokes the function.",
+            "missing fields, other statuses) and dropped them. Check what sends to its queue "
+            "or invokes the function besides the rules.",
         )
         backlog = event_queue_visibility.to_seconds() + BACKLOG_MARGIN.to_seconds()
         self._alarm(

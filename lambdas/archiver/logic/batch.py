@@ -11,24 +11,24 @@ dropped: delivering it again could never help.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from archiver.contract import Metric
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.events import EventOutcome, handle_event
 from archiver.observability import MetricsSink, logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 #: What Lambda puts in ``eventSource`` of every record it reads from SQS.
 SQS_EVENT_SOURCE: Final = "aws:sqs"
@@ -63,11 +63,16 @@ def handle_batch(
     safe for that (:class:`SerializedMetrics`).
     """
 
+    # Imported on first use: Powertools' batch utility loads the models of every event
+    # source it supports (about a fifth of the handler's import time), which the sweep and
+    # direct invocations never need.
+    from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
+
     def record_handler(record: SQSRecord) -> EventOutcome | None:
         return _handle_record(record, archiver, deadline=deadline, metrics=metrics)
 
     response = process_partial_response(
-        event=event, record_handler=record_handler, processor=_SideBySide()
+        event=event, record_handler=record_handler, processor=_side_by_side()()
     )
     return cast(dict[str, Any], response)
 
@@ -93,19 +98,25 @@ def _handle_record(
         logger.thread_safe_clear_keys()
 
 
-class _SideBySide(BatchProcessor):
-    """Powertools' SQS batch processor, running the records of a batch at the same time."""
+@functools.cache
+def _side_by_side() -> Callable[[], BatchProcessor]:
+    """Powertools' SQS batch processor, running the records of a batch at the same time
+    (a class made on first use, like the import above)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType  # noqa: PLC0415
 
-    def __init__(self) -> None:
-        # A batch whose records all failed is answered like any other, every message ID
-        # listed. Raising instead would return the same messages to the queue, but as a
-        # function error (and an alarm) for what is an ordinary retry.
-        super().__init__(EventType.SQS, raise_on_entire_batch_failure=False)
+    class SideBySide(BatchProcessor):
+        def __init__(self) -> None:
+            # A batch whose records all failed is answered like any other, every message
+            # ID listed. Raising instead would return the same messages to the queue, but
+            # as a function error (and an alarm) for what is an ordinary retry.
+            super().__init__(EventType.SQS, raise_on_entire_batch_failure=False)
 
-    def process(self) -> list[tuple[Any, ...]]:
-        workers = max(1, min(len(self.records), MAX_PARALLEL_RECORDS))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="record") as pool:
-            return list(pool.map(self._process_record, self.records))
+        def process(self) -> list[tuple[Any, ...]]:
+            workers = max(1, min(len(self.records), MAX_PARALLEL_RECORDS))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="record") as pool:
+                return list(pool.map(self._process_record, self.records))
+
+    return SideBySide
 
 
 class SerializedMetrics:
