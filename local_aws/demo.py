@@ -210,7 +210,9 @@ def _drain(aws: EmbeddedAWS, queue_url: str, handler: Any) -> tuple[Counter[str]
         report = mapping.run(timeout=60)
     deliveries: Counter[str] = Counter()
     for message_id, body in bodies.items():
-        name = json.loads(body).get("detail", {}).get("TranscriptionJobName", "?")
+        detail = json.loads(body).get("detail", {})
+        # A Call Analytics event names its job JobName.
+        name = detail.get("TranscriptionJobName") or detail.get("JobName") or "?"
         deliveries[name] += report.received[message_id]
     return deliveries, report
 

@@ -19,7 +19,6 @@ a retry resumes a run and that an event failing every receive ends as a dead let
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import threading
@@ -248,6 +247,7 @@ def deliver_through_queue(
     queue: EventQueue,
     deliveries: list[Delivery],
     *,
+    concurrency: int = CONCURRENCY,
     timeout: float = DELIVERY_BUDGET_S,
 ) -> DeliveryReport:
     """Put every delivery's event into the queue, in order, and let the mapping drain it.
@@ -265,13 +265,13 @@ def deliver_through_queue(
                 for kind in delivery.job.api_faults:
                     fake.fail_api_next("GetTranscriptionJob", 1, kind)
 
-    with lambda_environments(CONCURRENCY) as pool:
+    with lambda_environments(concurrency) as pool:
         mapping = EventSourceMapping(
             sqs,
             queue.url,
             executor=pool,
             handler=handler,
-            max_concurrency=CONCURRENCY,
+            max_concurrency=concurrency,
             batch_size=contract.QUEUE_BATCH_SIZE,
             invocation_timeout=VISIBILITY,
             before_invoke=queue_api_faults,
@@ -284,9 +284,8 @@ def deliver_through_queue(
         )
         if not answer.get("Messages"):
             break
-        dead += [
-            json.loads(m["Body"])["detail"]["TranscriptionJobName"] for m in answer["Messages"]
-        ]
+        # SQS keeps a message's ID when it moves it to the dead-letter queue.
+        dead += [by_id[m["MessageId"]].job.name for m in answer["Messages"]]
     return DeliveryReport(report, by_id, dead)
 
 
@@ -473,9 +472,10 @@ def _count_items(db: Any, table: str) -> int:
     raise AssertionError("table scan did not end")
 
 
-#: For the test below: short enough to see a message come back a few times, longer than
-#: one invocation (a cold start plus one job's full backoff on a busy machine).
-RETRY_VISIBILITY: Final = 15
+#: For the test below, which runs one invocation at a time: its single poller receives only
+#: once the invocation has answered, so the timeout need not cover an invocation (nothing
+#: can be received twice while it runs) and only paces the retries.
+RETRY_VISIBILITY: Final = 3
 #: Scaled down from contract.QUEUE_MAX_RECEIVE_COUNT to keep the test short.
 MAX_RECEIVES: Final = 3
 
@@ -510,7 +510,7 @@ def test_given_faults_beyond_the_budget_when_delivered_through_the_queue_then_re
         deliveries.append(Delivery(job, fake.event_for(name), first=True))
 
     # When
-    report = deliver_through_queue(fake, sqs, queue, deliveries, timeout=120)
+    report = deliver_through_queue(fake, sqs, queue, deliveries, concurrency=1, timeout=120)
     ids = {delivery.job.name: id_ for id_, delivery in report.deliveries.items()}
 
     # Then: the first is archived whole by its second receive, after one failed record ...
