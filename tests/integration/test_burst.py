@@ -51,7 +51,8 @@ QUOTA: Final = 30.0
 #: What the rest of the account spends of the quota (requests per second): all but a few,
 #: so that even a slow, shared test runner's archiver asks for more than is left.
 NEIGHBOUR_RATE: Final = 26.0
-#: Hard bound on the burst; it takes about two minutes on the 2-core development machine.
+#: Hard bound on the drain. The quota left to the archiver (30 - NEIGHBOUR_RATE requests/s)
+#: paces it: about 200 s on the 2-core development machine (5 jobs/s).
 BUDGET_S: Final = 400.0
 #: Scaled down from the stack's 90 minutes, still far longer than any invocation here, so
 #: that a message comes back only if its record really failed.
