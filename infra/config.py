@@ -28,6 +28,7 @@ KEY_KMS_KEY_ARN: Final = "kmsKeyArn"
 KEY_ARCHIVE_UNREDACTED: Final = "archiveUnredacted"
 KEY_ALARM_EMAIL: Final = "alarmEmail"
 KEY_RESERVED_CONCURRENCY: Final = "reservedConcurrency"
+KEY_MAX_CONCURRENCY: Final = "maxConcurrency"
 KEY_MEMORY_SIZE: Final = "memorySize"
 KEY_LOG_RETENTION_DAYS: Final = "logRetentionDays"
 KEY_GLACIER_AFTER_DAYS: Final = "transitionToGlacierAfterDays"
@@ -52,6 +53,7 @@ ALL_KEYS: Final = (
     KEY_ARCHIVE_UNREDACTED,
     KEY_ALARM_EMAIL,
     KEY_RESERVED_CONCURRENCY,
+    KEY_MAX_CONCURRENCY,
     KEY_MEMORY_SIZE,
     KEY_LOG_RETENTION_DAYS,
     KEY_GLACIER_AFTER_DAYS,
@@ -70,7 +72,12 @@ ALL_KEYS: Final = (
 DEFAULT_STACK_NAME: Final = "TranscribeArchiver"
 DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
 DEFAULT_CALL_ANALYTICS_PREFIX: Final = contract.DEFAULT_CALL_ANALYTICS_PREFIX
-DEFAULT_RESERVED_CONCURRENCY: Final = 10
+#: Invocations the event queue's mapping runs at once, a bound that needs no reserved
+#: concurrency. With contract.QUEUE_BATCH_SIZE records each: at most 10 archivers at once.
+DEFAULT_MAX_CONCURRENCY: Final = 5
+#: Lambda's bounds for an SQS event source mapping's maximum concurrency.
+MIN_MAX_CONCURRENCY: Final = 2
+MAX_MAX_CONCURRENCY: Final = 1000
 DEFAULT_MEMORY_SIZE: Final = 512
 DEFAULT_LOG_RETENTION_DAYS: Final = 365
 #: Minutes between sweeps: how long a job whose event was lost waits to be archived.
@@ -151,7 +158,9 @@ class ArchiverConfig:
     kms_key_arn: str | None = None
     archive_unredacted: bool = True
     alarm_email: str | None = None
-    reserved_concurrency: int = DEFAULT_RESERVED_CONCURRENCY
+    #: Opt-in: unset, the function draws on the account's unreserved concurrency.
+    reserved_concurrency: int | None = None
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     memory_size: int = DEFAULT_MEMORY_SIZE
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     transition_to_glacier_after_days: int | None = None
@@ -199,6 +208,7 @@ class ArchiverConfig:
                 f"must neither contain nor lie inside {KEY_ARCHIVE_PREFIX} {archive_prefix!r}",
                 analytics_prefix,
             )
+        reserved, maximum = _concurrency(ctx)
         return cls(
             stack_name=_stack_name(ctx),
             archive_bucket_name=_optional_bucket_name(ctx, KEY_ARCHIVE_BUCKET_NAME),
@@ -210,9 +220,8 @@ class ArchiverConfig:
             alarm_email=_optional_match(
                 ctx, KEY_ALARM_EMAIL, _EMAIL_RE, "must be an email address"
             ),
-            reserved_concurrency=_int(
-                ctx, KEY_RESERVED_CONCURRENCY, DEFAULT_RESERVED_CONCURRENCY, minimum=1
-            ),
+            reserved_concurrency=reserved,
+            max_concurrency=maximum,
             memory_size=_int(
                 ctx,
                 KEY_MEMORY_SIZE,
@@ -437,6 +446,30 @@ def _source_kms_key_arns(ctx: Mapping[str, Any]) -> tuple[str, ...]:
         if arn not in result:
             result.append(arn)
     return tuple(result)
+
+
+def _concurrency(ctx: Mapping[str, Any]) -> tuple[int | None, int]:
+    """``reservedConcurrency`` (opt-in) and ``maxConcurrency``, which must fit inside it."""
+    maximum = _int(
+        ctx,
+        KEY_MAX_CONCURRENCY,
+        DEFAULT_MAX_CONCURRENCY,
+        minimum=MIN_MAX_CONCURRENCY,
+        maximum=MAX_MAX_CONCURRENCY,
+    )
+    # At least what the mapping needs; whether the account can spare it (Lambda keeps
+    # a minimum unreserved) is only known at deploy time: the README explains the error.
+    reserved = _optional_int(ctx, KEY_RESERVED_CONCURRENCY, minimum=MIN_MAX_CONCURRENCY)
+    if reserved is not None and maximum > reserved:
+        # The mapping would invoke beyond the reservation and be throttled: throttled
+        # batches return to the queue and count as receives towards the dead-letter queue.
+        raise ConfigError(
+            KEY_MAX_CONCURRENCY,
+            f"must not exceed '{KEY_RESERVED_CONCURRENCY}' ({reserved}): lower "
+            f"'{KEY_MAX_CONCURRENCY}' or raise '{KEY_RESERVED_CONCURRENCY}'",
+            maximum,
+        )
+    return reserved, maximum
 
 
 _RATE_RE: Final = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")

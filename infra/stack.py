@@ -11,13 +11,13 @@ from constructs import Construct
 from infra.config import ArchiverConfig
 from infra.constructs.archive_storage import ArchiveStorage
 from infra.constructs.archiver_function import TIMEOUT, ArchiverFunction
-from infra.constructs.event_rule import JobStateChangeRule
+from infra.constructs.event_rule import EventDelivery
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.sweep_schedule import SweepSchedule
 
 
 class ArchiverStack(Stack):
-    """Event rule -> archiver function -> archive bucket + history table, with alarms."""
+    """Event rules -> queue -> archiver function -> archive bucket + history table, alarms."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: ArchiverConfig, **kwargs: Any
@@ -35,8 +35,14 @@ class ArchiverStack(Stack):
         self.archiver = ArchiverFunction(
             self, "Archiver", config=config, storage=self.storage, key=key
         )
-        self.rule = JobStateChangeRule(
-            self, "JobStateChange", function=self.archiver.function, key=key
+        self.delivery = EventDelivery(
+            self,
+            "JobStateChange",
+            function=self.archiver.function,
+            function_timeout=TIMEOUT,
+            dead_letter_queue=self.archiver.on_failure_queue,
+            max_concurrency=config.max_concurrency,
+            key=key,
         )
         self.sweep = SweepSchedule(
             self, "Sweep", function=self.archiver.function, minutes=config.sweep_minutes
@@ -46,7 +52,9 @@ class ArchiverStack(Stack):
             "Monitoring",
             function=self.archiver.function,
             function_timeout=TIMEOUT,
-            target_dead_letter_queue=self.rule.dead_letter_queue,
+            event_queue=self.delivery.queue,
+            event_queue_visibility=self.delivery.visibility_timeout,
+            target_dead_letter_queue=self.delivery.target_dead_letter_queue,
             on_failure_queue=self.archiver.on_failure_queue,
             key=key,
             alarm_email=config.alarm_email,
@@ -56,13 +64,14 @@ class ArchiverStack(Stack):
             "ArchiveBucketName": (self.storage.bucket.bucket_name, "ARCHIVE_BUCKET for the CLI"),
             "JobsTableName": (self.storage.table.table_name, "JOBS_TABLE for the CLI"),
             "ArchiverFunctionName": (self.archiver.function.function_name, "Archiver Lambda"),
+            "EventQueueUrl": (self.delivery.queue.queue_url, "Events waiting for the archiver"),
             "TargetDlqUrl": (
-                self.rule.dead_letter_queue.queue_url,
-                "Events EventBridge could not deliver: replay --queue-url",
+                self.delivery.target_dead_letter_queue.queue_url,
+                "Events EventBridge could not put into the event queue: replay --queue-url",
             ),
             "OnFailureDlqUrl": (
                 self.archiver.on_failure_queue.queue_url,
-                "Events the archiver failed after retries: replay --queue-url",
+                "Events the archiver failed on every receive (the event queue DLQ): replay",
             ),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe to receive alarms"),
             "DashboardName": (

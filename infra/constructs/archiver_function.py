@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-import jsii
 from archiver import contract
 from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
@@ -30,9 +28,11 @@ ARCHITECTURE: Final = lambda_.Architecture.ARM_64
 #: Long outputs are streamed from a link that is refreshed when it expires; a single
 #: invocation may need most of Lambda's maximum.
 TIMEOUT: Final = Duration.minutes(15)
-#: Lambda's own retries of a failed async invocation before the event goes to the queue.
+#: Lambda's own retries of a failed asynchronous invocation: only the sweep's schedule
+#: invokes the function that way now, and a sweep never raises (a crash or timeout is
+#: retried; the next scheduled sweep would make up for it anyway).
 ASYNC_RETRY_ATTEMPTS: Final = 2
-#: Throttled invocations wait in Lambda's async queue for up to this long.
+#: Throttled asynchronous invocations wait in Lambda's own queue for up to this long.
 ASYNC_MAX_EVENT_AGE: Final = Duration.hours(6)
 ASSET_EXCLUDES: Final = [
     "**/__pycache__",
@@ -78,28 +78,6 @@ def powertools_ssm_parameter(version: str) -> str:
     return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
 
 
-@jsii.implements(lambda_.IDestination)
-class _QueueDestination:
-    """On-failure destination that does not grant anything by itself.
-
-    The stock ``SqsDestination`` grants ``queue.grant_send_messages``, which adds
-    GetQueueAttributes/GetQueueUrl and, with a customer-managed key, ``kms:ReEncrypt*`` and
-    ``kms:GenerateDataKey*``. The function role gets exactly sqs:SendMessage instead.
-    """
-
-    def __init__(self, queue: sqs.IQueue) -> None:
-        self._queue = queue
-
-    def bind(
-        self,
-        scope: Construct,
-        fn: lambda_.IFunction,
-        *,
-        type: lambda_.DestinationType,
-    ) -> lambda_.DestinationConfig:
-        return lambda_.DestinationConfig(destination=self._queue.queue_arn)
-
-
 class ArchiverFunction(Construct):
     """Copies a finished job's outputs into the archive and records it in the table."""
 
@@ -114,6 +92,10 @@ class ArchiverFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
+        # Where events end up that the archiver failed after every receive: the event
+        # queue's dead-letter queue. Before events came through that queue it was the
+        # function's on-failure destination; it stays here, under the same construct ID, so
+        # that an upgrade keeps the queue, its URL and whatever it holds.
         self.on_failure_queue = DeadLetterQueue(self, "OnFailureQueue", key=key).queue
         self.log_group = logs.LogGroup(
             self,
@@ -149,9 +131,10 @@ class ArchiverFunction(Construct):
             reserved_concurrent_executions=config.reserved_concurrency,
             environment=self.environment(config, storage),
             environment_encryption=key,
+            # No on-failure destination: a sweep request parked in a queue is nothing
+            # replay could use, and events no longer arrive asynchronously.
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=ASYNC_MAX_EVENT_AGE,
-            on_failure=_QueueDestination(self.on_failure_queue),
         )
         self._drop_redundant_role_dependency()
         self._suppress_reviewed_wildcards(config, storage)
@@ -259,12 +242,6 @@ class ArchiverFunction(Construct):
                 ],
                 resources=storage.table_arns,
             ),
-            # Lambda sends failed events to the on-failure queue with the function's role.
-            iam.PolicyStatement(
-                sid="SendToOnFailureQueue",
-                actions=["sqs:SendMessage"],
-                resources=[self.on_failure_queue.queue_arn],
-            ),
         ]
         if config.source_buckets:
             statements.append(
@@ -290,7 +267,8 @@ class ArchiverFunction(Construct):
                 )
             )
         if key is not None:
-            # Only through the services whose data the key protects for this function.
+            # Only through S3 and DynamoDB, for the archive and the table (the event queue's
+            # consumer policy decrypts through SQS, see event_rule.py).
             statements.append(
                 iam.PolicyStatement(
                     sid="UseArchiveKey",
@@ -305,7 +283,7 @@ class ArchiverFunction(Construct):
                         "StringEquals": {
                             "kms:ViaService": [
                                 f"{service}.{Aws.REGION}.amazonaws.com"
-                                for service in ("s3", "dynamodb", "sqs")
+                                for service in ("s3", "dynamodb")
                             ]
                         }
                     },

@@ -20,6 +20,13 @@ PERIOD: Final = Duration.minutes(5)
 #: Alarm when one invocation takes this share of the function timeout: long outputs are
 #: getting close to being cut off.
 DURATION_ALARM_SHARE: Final = 0.8
+#: Alarm when the oldest queued event has waited longer than this beyond one visibility
+#: timeout. Healthy, the queue drains in seconds to minutes even after a burst of
+#: thousands (the GetTranscriptionJob quota bounds it at about 30 jobs/s); a message whose
+#: record failed once comes back after the visibility timeout and is then archived, which
+#: must not page anyone. Older than this means an event failed twice, or nothing is taking
+#: events off the queue at all (mapping disabled, key policy, account concurrency).
+BACKLOG_MARGIN: Final = Duration.minutes(30)
 
 
 def archiver_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
@@ -43,6 +50,8 @@ class Monitoring(Construct):
         *,
         function: lambda_.Function,
         function_timeout: Duration,
+        event_queue: sqs.IQueue,
+        event_queue_visibility: Duration,
         target_dead_letter_queue: sqs.IQueue,
         on_failure_queue: sqs.IQueue,
         key: kms.IKey | None,
@@ -57,29 +66,33 @@ class Monitoring(Construct):
         self._alarm(
             "TargetDeadLetterQueueNotEmpty",
             _queue_depth(target_dead_letter_queue),
-            "EventBridge could not invoke the archiver; events wait in the target DLQ. "
-            "Fix the cause, then run `transcribe-archiver replay --queue-url <TargetDlqUrl>`.",
+            "EventBridge could not put events into the event queue; they wait in the target "
+            "DLQ. Fix the cause (queue policy, KMS key policy), then run "
+            "`transcribe-archiver replay --queue-url <TargetDlqUrl>`.",
         )
         self._alarm(
             "OnFailureQueueNotEmpty",
             _queue_depth(on_failure_queue),
-            "The archiver failed a job after all retries; the event waits in the on-failure "
-            "queue. Read the function logs, fix, then run "
+            "The archiver failed a job on every receive; its event waits in the event "
+            "queue's DLQ. Read the function logs and the run's ArchiveError, fix, then run "
             "`transcribe-archiver replay --queue-url <OnFailureDlqUrl>`.",
         )
         self._alarm(
             "FunctionErrors",
             function.metric_errors(period=PERIOD, statistic="Sum"),
-            "The archiver raised an error; Lambda retries it, then parks the event in the "
-            "on-failure queue. See the function logs and X-Ray traces.",
+            "An invocation crashed or timed out (a job that fails is reported, not raised): "
+            "its batch comes back after the queue's visibility timeout. See the function "
+            "logs and X-Ray traces.",
         )
-        # Reserved concurrency throttles bursts by design and Lambda's async queue retries
-        # them; only sustained throttling (15 minutes) risks events ageing out.
+        # Without reserved concurrency the function shares the account's pool; the queue
+        # holds throttled batches, so only sustained throttling (15 minutes) is news.
         self._alarm(
             "FunctionThrottled",
             function.metric_throttles(period=PERIOD, statistic="Sum"),
-            "The archiver has been throttled for 15 minutes; events queue up and may age out "
-            "after 6 hours. Raise reservedConcurrency if the backlog persists.",
+            "The archiver has been throttled for 15 minutes: the account's concurrency is "
+            "exhausted. Events wait in the queue (14 days); throttled batches come back "
+            "later and count towards the DLQ. Raise the account's quota or set "
+            "reservedConcurrency.",
             evaluation_periods=3,
         )
         self._alarm(
@@ -101,7 +114,21 @@ class Monitoring(Construct):
             "EventsRejected",
             archiver_metric(contract.Metric.EVENTS_REJECTED),
             "Informational: the archiver received events it does not handle (wrong source, "
-            "missing fields, other statuses). Check what invokes the function.",
+            "missing fields, other statuses) and dropped them. Check what sends to its queue "
+            "or invokes the function besides the rules.",
+        )
+        backlog = event_queue_visibility.to_seconds() + BACKLOG_MARGIN.to_seconds()
+        self._alarm(
+            "EventQueueBacklog",
+            event_queue.metric_approximate_age_of_oldest_message(
+                period=PERIOD, statistic="Maximum"
+            ),
+            f"An event has waited in the event queue for over {backlog // 60:.0f} minutes: "
+            "it failed more than once (see ArchiveErrors and the logs), or nothing takes "
+            "events off the queue (event source mapping disabled, KMS key policy, account "
+            "concurrency exhausted). Events are kept 14 days; the sweep archives the jobs "
+            "meanwhile.",
+            threshold=backlog,
         )
         timeout_ms = function_timeout.to_milliseconds()
         self._alarm(
@@ -112,7 +139,9 @@ class Monitoring(Construct):
             threshold=timeout_ms * DURATION_ALARM_SHARE,
         )
 
-        self.dashboard = self._dashboard(function, target_dead_letter_queue, on_failure_queue)
+        self.dashboard = self._dashboard(
+            function, event_queue, target_dead_letter_queue, on_failure_queue
+        )
 
     def _alarm_topic(self, key: kms.IKey | None) -> sns.Topic:
         topic = sns.Topic(
@@ -176,6 +205,7 @@ class Monitoring(Construct):
     def _dashboard(
         self,
         function: lambda_.Function,
+        event_queue: sqs.IQueue,
         target_dead_letter_queue: sqs.IQueue,
         on_failure_queue: sqs.IQueue,
     ) -> cloudwatch.Dashboard:
@@ -218,10 +248,27 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             _graph(
+                "Event queue (messages)",
+                [
+                    _queue_depth(event_queue).with_(label="waiting"),
+                    event_queue.metric_approximate_number_of_messages_not_visible(
+                        period=PERIOD, statistic="Maximum"
+                    ).with_(label="being archived or waiting for a retry"),
+                ],
+            ),
+            _graph(
+                "Event queue: age of the oldest event (s)",
+                [
+                    event_queue.metric_approximate_age_of_oldest_message(
+                        period=PERIOD, statistic="Maximum"
+                    )
+                ],
+            ),
+            _graph(
                 "Dead-letter queues (messages waiting)",
                 [
                     _queue_depth(target_dead_letter_queue).with_(label="Target DLQ"),
-                    _queue_depth(on_failure_queue).with_(label="On-failure DLQ"),
+                    _queue_depth(on_failure_queue).with_(label="Event queue's DLQ"),
                 ],
             ),
             _graph(

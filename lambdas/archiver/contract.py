@@ -104,6 +104,15 @@ EVENT_PATTERNS: Final[dict[JobKind, dict[str, Any]]] = {
 #: ``overlapMinutes`` is the schedule's period.
 SWEEP_ACTION: Final = "sweep"
 
+# -- delivery: the event queue between the rule(s) and the function ------------------------
+
+#: Messages per batch the event source mapping hands the function, handled side by side.
+#: With the default maximum concurrency of 5: at most 10 archivers at once against
+#: GetTranscriptionJob's 30 requests/s, and two large runs' buffers fit in 512 MB.
+QUEUE_BATCH_SIZE: Final = 2
+#: Receives of one message before SQS moves it to the queue's dead-letter queue.
+QUEUE_MAX_RECEIVE_COUNT: Final = 5
+
 # -- archive layout -------------------------------------------------------------------------
 
 TRANSCRIPT: Final = "transcript.json"

@@ -1,4 +1,8 @@
-"""Lambda entry point: hand the event to the logic, nothing else."""
+"""Lambda entry point: hand the event to the logic, nothing else.
+
+Three kinds of invocation: the schedule's sweep request, an SQS batch from the event queue
+(each body one EventBridge event), and a plain EventBridge event invoked directly.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,15 @@ from archiver.aws import clients
 from archiver.contract import SWEEP_ACTION
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
+from archiver.logic.batch import SerializedMetrics, handle_batch, is_sqs_batch
 from archiver.logic.events import handle_event
 from archiver.logic.sweep import scheduled_sweep
 from archiver.observability import PowertoolsMetrics, logger, metrics, tracer
 from archiver.settings import Settings
 
 _archivers: dict[Settings, Archiver] = {}
+#: One sink for the whole invocation: the records of a batch report from their own threads.
+_metrics = SerializedMetrics(PowertoolsMetrics())
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -37,8 +44,10 @@ _archivers: dict[Settings, Archiver] = {}
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = Deadline.from_context(context)
     if isinstance(event, dict) and event.get("action") == SWEEP_ACTION:
-        return scheduled_sweep(event, _archiver(), deadline=deadline, metrics=PowertoolsMetrics())
-    outcome = handle_event(event, _archiver(), deadline=deadline, metrics=PowertoolsMetrics())
+        return scheduled_sweep(event, _archiver(), deadline=deadline, metrics=_metrics)
+    if is_sqs_batch(event):
+        return handle_batch(event, _archiver(), deadline=deadline, metrics=_metrics)
+    outcome = handle_event(event, _archiver(), deadline=deadline, metrics=_metrics)
     return outcome.as_response()
 
 
@@ -48,6 +57,6 @@ def _archiver() -> Archiver:
     aws = clients()
     archiver = _archivers.get(settings)
     if archiver is None or archiver.aws is not aws:
-        archiver = Archiver(settings, aws, metrics=PowertoolsMetrics())
+        archiver = Archiver(settings, aws, metrics=_metrics)
         _archivers[settings] = archiver
     return archiver

@@ -5,8 +5,9 @@ Three configurations cover the issues between them:
 * ``default``: cdk.json exactly as committed.
 * ``adopted``: an existing bucket and table, a custom prefix, a pinned layer ARN.
 * ``hardened``: a customer-managed key, alarm e-mail, Glacier transition, source buckets
-  and their KMS key, an hourly sweep, Object Lock and every retention setting, and every
-  number given as a string, the way ``-c key=value`` delivers it.
+  and their KMS key, an hourly sweep, Object Lock and every retention setting, reserved
+  concurrency with a queue maximum inside it, and every number given as a string, the way
+  ``-c key=value`` delivers it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ HARDENED: dict[str, Any] = {
     "alarmEmail": "transcribe-ops@example.com",
     "transitionToGlacierAfterDays": "90",
     "sourceBuckets": "team-transcribe-out, other-team-out",
-    "reservedConcurrency": "3",
+    "reservedConcurrency": "20",
+    "maxConcurrency": "8",
     "memorySize": "1024",
     "logRetentionDays": "30",
     "archiveUnredacted": "false",

@@ -37,7 +37,8 @@ def test_given_nothing_when_read_then_defaults_apply() -> None:
     assert config.kms_key_arn is None
     assert config.archive_unredacted is True
     assert config.alarm_email is None
-    assert config.reserved_concurrency == 10
+    assert config.reserved_concurrency is None  # opt-in: deploys into any account
+    assert config.max_concurrency == 5
     assert config.memory_size == 512
     assert config.log_retention_days == 365
     assert config.transition_to_glacier_after_days is None
@@ -50,6 +51,7 @@ def test_given_command_line_strings_when_read_then_they_are_typed() -> None:
         {
             "archiveUnredacted": "FALSE",
             "reservedConcurrency": "25",
+            "maxConcurrency": "25",
             "memorySize": "2048",
             "logRetentionDays": "731",
             "transitionToGlacierAfterDays": "30",
@@ -63,6 +65,7 @@ def test_given_command_line_strings_when_read_then_they_are_typed() -> None:
 
     assert config.archive_unredacted is False
     assert config.reserved_concurrency == 25
+    assert config.max_concurrency == 25
     assert config.memory_size == 2048
     assert config.log_retention_days == 731
     assert config.transition_to_glacier_after_days == 30
@@ -85,12 +88,15 @@ def test_given_json_list_and_empty_strings_when_read_then_list_kept_and_blanks_u
 
 
 def test_given_app_context_when_read_from_node_then_cli_values_win() -> None:
-    app = cdk.App(context={"archivePrefix": "calls/2026/", "reservedConcurrency": "4"})
+    app = cdk.App(
+        context={"archivePrefix": "calls/2026/", "reservedConcurrency": "4", "maxConcurrency": 3}
+    )
 
     config = ArchiverConfig.from_context(app.node)
 
     assert config.archive_prefix == "calls/2026/"
     assert config.reserved_concurrency == 4
+    assert config.max_concurrency == 3
 
 
 BAD_VALUES: list[tuple[str, Any, str]] = [
@@ -114,11 +120,16 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     ("kmsKeyArn", "arn:aws:kms:eu-west-1:1234:key/1234abcd-12ab-34cd-56ef-1234567890ab", "KMS"),
     ("alarmEmail", "ops.example.com", "email address"),
     ("alarmEmail", "ops@example", "email address"),
-    ("reservedConcurrency", 0, "at least 1"),
-    ("reservedConcurrency", "-3", "at least 1"),
+    ("reservedConcurrency", 0, "at least 2"),
+    ("reservedConcurrency", "-3", "at least 2"),
+    ("reservedConcurrency", 1, "at least 2"),
     ("reservedConcurrency", "ten", "whole number"),
     ("reservedConcurrency", True, "whole number"),
     ("reservedConcurrency", 2.5, "whole number"),
+    ("maxConcurrency", 1, "at least 2"),
+    ("maxConcurrency", "1001", "at most 1000"),
+    ("maxConcurrency", "five", "whole number"),
+    ("maxConcurrency", False, "whole number"),
     ("memorySize", 64, "at least 128"),
     ("memorySize", 20480, "at most 10240"),
     ("transitionToGlacierAfterDays", 0, "at least 1"),
@@ -167,6 +178,39 @@ def test_given_bad_value_when_read_then_config_error_names_key_and_problem(
     assert f"'{key}'" in message
     assert expected in message
     assert repr(value) in message
+
+
+@pytest.mark.parametrize(
+    ("context", "reserved", "maximum"),
+    [
+        ({"reservedConcurrency": 20}, 20, 5),  # the default maxConcurrency fits
+        ({"reservedConcurrency": "7", "maxConcurrency": "7"}, 7, 7),
+        ({"maxConcurrency": 1000}, None, 1000),  # no reservation: nothing to exceed
+    ],
+)
+def test_given_a_queue_maximum_inside_the_reservation_then_both_are_kept(
+    context: dict[str, Any], reserved: int | None, maximum: int
+) -> None:
+    config = ArchiverConfig.from_mapping(context)
+
+    assert (config.reserved_concurrency, config.max_concurrency) == (reserved, maximum)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"reservedConcurrency": "4"},  # below the default maxConcurrency of 5
+        {"reservedConcurrency": 10, "maxConcurrency": 11},
+    ],
+)
+def test_given_a_queue_maximum_beyond_the_reservation_then_the_synth_stops_naming_both(
+    context: dict[str, Any],
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        ArchiverConfig.from_mapping(context)
+
+    assert raised.value.key == "maxConcurrency"
+    assert "'maxConcurrency' must not exceed 'reservedConcurrency'" in str(raised.value)
 
 
 def test_given_bad_value_in_app_context_when_read_then_it_raises_before_any_resource() -> None:

@@ -182,18 +182,24 @@ def test_given_every_configuration_then_transcribe_access_is_get_and_list_jobs_o
     }
 
 
-def test_given_every_configuration_then_logs_and_queue_writes_target_own_resources(
+def test_given_every_configuration_then_logs_and_queue_reads_target_own_resources(
     each: Synth,
 ) -> None:
     statements = function_statements(each)
     log_group_id, _ = each.only("AWS::Logs::LogGroup")
-    queue_id = each.logical_id("AWS::SQS::Queue", "ArchiverOnFailureQueue")
+    queue_id = each.logical_id("AWS::SQS::Queue", "JobStateChangeQueue")
 
     (logs,) = _by_action(statements, "logs:")
     (sqs,) = _by_action(statements, "sqs:")
     assert set(as_list(logs["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
     assert _resources(logs) == {f"<{log_group_id}.Arn>"}
-    assert as_list(sqs["Action"]) == ["sqs:SendMessage"]
+    # What the event source mapping calls with the function's role, on the event queue;
+    # the function itself sends to no queue.
+    assert set(as_list(sqs["Action"])) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
     assert _resources(sqs) == {f"<{queue_id}.Arn>"}
 
 
@@ -212,21 +218,21 @@ def test_given_kms_key_then_function_may_use_only_that_key_through_its_services(
         if _by_action([s], "kms:") and KMS_KEY_ARN in as_list(s["Resource"])
     ]
 
-    assert len(kms_statements) == 1
-    (statement,) = kms_statements
-    assert statement in function_statements(hardened)
-    assert set(as_list(statement["Action"])) == {
-        "kms:Decrypt",
-        "kms:DescribeKey",
-        "kms:Encrypt",
-        "kms:GenerateDataKey",
+    assert len(kms_statements) == 2
+    assert all(statement in function_statements(hardened) for statement in kms_statements)
+    for statement in kms_statements:
+        assert as_list(statement["Resource"]) == [KMS_KEY_ARN]
+    via = {
+        render(v): set(as_list(s["Action"]))
+        for s in kms_statements
+        for v in as_list(s["Condition"]["StringEquals"]["kms:ViaService"])
     }
-    assert as_list(statement["Resource"]) == [KMS_KEY_ARN]
-    via = {render(v) for v in statement["Condition"]["StringEquals"]["kms:ViaService"]}
+    archive_and_table = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
     assert via == {
-        "s3.<AWS::Region>.amazonaws.com",
-        "dynamodb.<AWS::Region>.amazonaws.com",
-        "sqs.<AWS::Region>.amazonaws.com",
+        "s3.<AWS::Region>.amazonaws.com": archive_and_table,
+        "dynamodb.<AWS::Region>.amazonaws.com": archive_and_table,
+        # Reading the event queue needs no more than decrypting its messages.
+        "sqs.<AWS::Region>.amazonaws.com": {"kms:Decrypt"},
     }
 
 

@@ -38,7 +38,13 @@ def _expected_alarms(synth: Synth) -> list[tuple[str, str, Any]]:
         synth.logical_id("AWS::SQS::Queue", "JobStateChangeTargetDeadLetterQueue"),
         synth.logical_id("AWS::SQS::Queue", "ArchiverOnFailureQueue"),
     ]
+    event_queue = synth.logical_id("AWS::SQS::Queue", "JobStateChangeQueue")
     return [
+        (
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            [{"Name": "QueueName", "Value": {"Fn::GetAtt": [event_queue, "QueueName"]}}],
+        ),
         *[
             (
                 "AWS/SQS",
@@ -82,6 +88,8 @@ def test_given_default_config_then_any_dlq_message_or_error_alarms_at_once(
             assert alarm["Threshold"] == 720_000
             assert alarm["Statistic"] == "Maximum"
             continue
+        if metric == "ApproximateAgeOfOldestMessage":
+            continue  # its own test below
         assert alarm["Threshold"] == 0, metric
         if metric == "Throttles":
             # Bursts are throttled by design; only 15 sustained minutes page someone.
@@ -90,6 +98,25 @@ def test_given_default_config_then_any_dlq_message_or_error_alarms_at_once(
             assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1), metric
         expected_statistic = "Maximum" if namespace == "AWS/SQS" else "Sum"
         assert alarm["Statistic"] == expected_statistic, metric
+
+
+def test_given_default_config_then_an_event_waiting_beyond_one_retry_cycle_alarms(
+    default: Synth,
+) -> None:
+    queue_id, queue = default.named("AWS::SQS::Queue", "JobStateChangeQueue")
+    alarm = _alarm_on(
+        default,
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}],
+    )
+    visibility = queue["Properties"]["VisibilityTimeout"]
+
+    # A record that failed once is back after one visibility timeout (90 minutes) and
+    # must not page anyone; one that failed twice, or a queue nobody reads, does.
+    assert alarm["Threshold"] == visibility + 30 * 60 == 2 * 3600
+    assert alarm["Statistic"] == "Maximum"
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 1)
 
 
 def test_given_no_alarm_email_then_topic_has_no_subscription(
@@ -159,13 +186,16 @@ def test_given_every_configuration_then_dashboard_shows_every_archiver_metric(
         assert (contract.Metric.ARCHIVE_LATENCY, stat) in archiver_lines, stat
     assert {(ns, name) for ns, name, _ in lines} >= {
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesNotVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
         ("AWS/Lambda", "Invocations"),
         ("AWS/Lambda", "Errors"),
         ("AWS/Lambda", "Throttles"),
         ("AWS/Lambda", "Duration"),
         ("AWS/Lambda", "ConcurrentExecutions"),
     }
-    assert lines.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum")) == 2
+    # The event queue and its two dead-letter queues.
+    assert lines.count(("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum")) == 3
 
 
 def test_given_every_configuration_then_outputs_name_what_operators_need(each: Synth) -> None:
@@ -181,6 +211,7 @@ def test_given_every_configuration_then_outputs_name_what_operators_need(each: S
         "ArchiveBucketName",
         "JobsTableName",
         "ArchiverFunctionName",
+        "EventQueueUrl",
         "TargetDlqUrl",
         "OnFailureDlqUrl",
         "AlarmTopicArn",
@@ -188,6 +219,10 @@ def test_given_every_configuration_then_outputs_name_what_operators_need(each: S
     }
     assert rendered["ArchiveBucketName"] == bucket
     assert rendered["ArchiverFunctionName"] == f"<{each.only('AWS::Lambda::Function')[0]}>"
+    assert (
+        rendered["EventQueueUrl"]
+        == f"<{each.logical_id('AWS::SQS::Queue', 'JobStateChangeQueue')}>"
+    )
     assert rendered["TargetDlqUrl"] == (
         f"<{each.logical_id('AWS::SQS::Queue', 'JobStateChangeTargetDeadLetterQueue')}>"
     )

@@ -168,7 +168,7 @@ def test_given_kms_key_then_bucket_table_queues_and_topic_use_it(hardened: Synth
         "SSEEnabled": True,
         "SSEType": "KMS",
     }
-    assert len(queues) == 2
+    assert len(queues) == 3  # the event queue and its two dead-letter queues
     assert all(q["Properties"]["KmsMasterKeyId"] == KMS_KEY_ARN for q in queues.values())
     assert topic["Properties"]["KmsMasterKeyId"] == KMS_KEY_ARN
 
@@ -197,7 +197,7 @@ def test_given_every_configuration_then_queues_are_encrypted_tls_only_and_keep_1
     queues = each.resources("AWS::SQS::Queue")
     policies = each.resources("AWS::SQS::QueuePolicy").values()
 
-    assert len(queues) == 2
+    assert len(queues) == 3  # the event queue and its two dead-letter queues
     for queue_id, queue in queues.items():
         props = queue["Properties"]
         assert props["MessageRetentionPeriod"] == 14 * 24 * 3600

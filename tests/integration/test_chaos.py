@@ -1,16 +1,19 @@
-"""Issue 3 item 8: chaos. Hundreds of job runs through the real handler, over real HTTP
-(moto's server and the Transcribe double), with every fault the archiver promises to
-survive injected into a good share of them, duplicate events, shuffled order, bounded
-concurrency and Lambda's asynchronous retries emulated.
+"""Issues 3 (item 8) and 14: chaos. Hundreds of job runs through the real handler, over
+real HTTP (moto's server and the Transcribe double), with every fault the archiver
+promises to survive injected into a good share of them, duplicate events and shuffled
+order, delivered the way the stack delivers them: through an SQS queue (moto's) and the
+emulated event source mapping (``local_aws.event_source_mapping``), in batches of
+contract.QUEUE_BATCH_SIZE handled side by side, at most CONCURRENCY invocations at a time,
+partial batch responses, retries after the visibility timeout, redrive to the DLQ.
 
-Each of the CONCURRENCY invocation slots is its own spawned process, as each Lambda
-execution environment is: its own warm boto3 clients, adaptive rate limiter and retry
-quota (one shared in-process client would let every injected throttle slow all slots).
-The fault mix stays inside the retry budget the contract gives (at most two expiries and
-three transient faults per output, API faults one at a time), so every job must end
-ARCHIVED, whole, with one history item, and nothing may be left for the dead-letter queue.
-A second, small test drives the same emulation past the budget to show that a retry
-resumes a run and that an event failing every time ends as a dead letter.
+Each of the CONCURRENCY execution environments is its own spawned process: its own warm
+boto3 clients, adaptive rate limiter and retry quota (one shared in-process client would
+let every injected throttle slow all of them). The fault mix stays inside the retry budget
+the contract gives (at most two expiries and three transient faults per output, API faults
+one at a time), so every job must end ARCHIVED, whole, with one history item, archived once
+(one version of each object in the versioned bucket), and nothing may be left for the
+dead-letter queue. A second, small test drives the same path past the budget to show that
+a retry resumes a run and that an event failing every receive ends as a dead letter.
 """
 
 from __future__ import annotations
@@ -21,24 +24,28 @@ import random
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict, deque
+from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ThreadPoolExecutor,
-    wait,
-)
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import pytest
+from archiver import contract
 from archiver.handler import handler
 from archiver.logic.archive import RetryPolicy
 
+from infra.config import DEFAULT_MAX_CONCURRENCY
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
-from local_aws.lambda_context import FakeLambdaContext, lambda_environments
+from local_aws.event_source_mapping import (
+    EventQueue,
+    EventSourceMapping,
+    MappingReport,
+    create_event_queue,
+    send_events,
+)
+from local_aws.lambda_context import lambda_environments
 from local_aws.transcribe import ApiFaultKind, FakeTranscribe, Fault, GeneratedContent, OutputName
 from tests.conftest import serving
 from tests.integration.helpers import archive_names, assert_archived_whole, keys_under, only_run
@@ -46,10 +53,8 @@ from tests.integration.helpers import archive_names, assert_archived_whole, keys
 pytestmark = pytest.mark.integration
 
 JOBS: Final = 500
-#: Reserved concurrency of the function: at most this many invocations run at once.
-CONCURRENCY: Final = 8
-#: Lambda retries a failed asynchronous invocation twice, then sends it to the DLQ.
-LAMBDA_RETRIES: Final = 2
+#: The event source mapping's maximum concurrency (the stack's default).
+CONCURRENCY: Final = DEFAULT_MAX_CONCURRENCY
 #: Share of jobs that get each kind of fault, and share of events delivered twice.
 FAULT_SHARE: Final = 0.10
 DUPLICATE_SHARE: Final = 0.06
@@ -57,8 +62,11 @@ DUPLICATE_SHARE: Final = 0.06
 #: allows 3 fresh links and 5 attempts per output).
 MAX_EXPIRIES_PER_OUTPUT: Final = 2
 MAX_TRANSIENT_PER_OUTPUT: Final = 3
-#: Hard bound on the delivery phase; the whole test is meant to take well under 2 minutes.
-DELIVERY_BUDGET_S: Final = 110.0
+#: Hard bound on the delivery phase; the whole test is meant to take about 2 minutes.
+DELIVERY_BUDGET_S: Final = 240.0
+#: Scaled down from the stack's 90 minutes, still longer than any invocation here, so that
+#: a message comes back only when its record really failed.
+VISIBILITY: Final = 30
 SEED: Final = 20261123
 
 # --------------------------------------------------------------------- already-expired links
@@ -245,54 +253,67 @@ class Delivery:
 
 @dataclass
 class DeliveryReport:
-    outcomes: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    raised: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    dead_letters: list[tuple[str, str]] = field(default_factory=list)
-    invocations: int = 0
-    redeliveries: int = 0
+    mapping: MappingReport
+    #: Message ID -> the delivery it carries.
+    deliveries: dict[str, Delivery]
+    #: Names of the jobs whose events ended in the dead-letter queue.
+    dead_letters: list[str] = field(default_factory=list)
+
+    def retried(self, job: PlannedJob) -> bool:
+        """Whether any message of the job came back (its record failed, or its batch)."""
+        return any(
+            self.mapping.received[id_] > 1
+            for id_, delivery in self.deliveries.items()
+            if delivery.job is job
+        )
 
 
-def deliver_like_lambda(fake: FakeTranscribe, deliveries: list[Delivery]) -> DeliveryReport:
-    """Invoke the handler for every delivery, CONCURRENCY at a time, retrying like Lambda.
+def deliver_through_queue(
+    fake: FakeTranscribe,
+    sqs: Any,
+    queue: EventQueue,
+    deliveries: list[Delivery],
+    *,
+    concurrency: int = CONCURRENCY,
+    timeout: float = DELIVERY_BUDGET_S,
+) -> DeliveryReport:
+    """Put every delivery's event into the queue, in order, and let the mapping drain it.
 
-    Each of the CONCURRENCY slots is its own process, as each Lambda execution environment
-    is: its own warm clients, botocore retry quota and adaptive rate limiter. An invocation
-    that raises is delivered again later (at the back of the backlog), at most
-    LAMBDA_RETRIES times; after that its event is a dead letter.
+    A job's API faults are queued as the batch holding the first copy of its event is
+    handed over: some concurrent call will meet them.
     """
-    report = DeliveryReport()
-    backlog: deque[tuple[Delivery, int]] = deque((d, 0) for d in deliveries)
-    running: dict[Future[dict[str, Any]], tuple[Delivery, int]] = {}
-    deadline = time.monotonic() + DELIVERY_BUDGET_S
-    with lambda_environments(CONCURRENCY) as pool:
-        while backlog or running:
-            while backlog and len(running) < CONCURRENCY:
-                delivery, attempt = backlog.popleft()
-                if delivery.first and attempt == 0:
-                    # Queued as the invocation starts: some concurrent call will meet it.
-                    for kind in delivery.job.api_faults:
-                        fake.fail_api_next(get_op(delivery.job.name), 1, kind)
-                future = pool.submit(handler, delivery.event, FakeLambdaContext())
-                running[future] = (delivery, attempt)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                pytest.fail(f"{len(running) + len(backlog)} deliveries left after the budget")
-            done, _ = wait(running, timeout=left, return_when=FIRST_COMPLETED)
-            for future in done:
-                delivery, attempt = running.pop(future)
-                report.invocations += 1
-                name = delivery.job.name
-                exc = future.exception()
-                if exc is None:
-                    report.outcomes[name].append(future.result()["outcome"])
-                    continue
-                report.raised[name].append(f"{exc.__class__.__name__}: {exc}")
-                if attempt < LAMBDA_RETRIES:
-                    report.redeliveries += 1
-                    backlog.append((delivery, attempt + 1))
-                else:
-                    report.dead_letters.append((name, f"{exc.__class__.__name__}: {exc}"))
-    return report
+    ids = send_events(sqs, queue.url, (d.event for d in deliveries))
+    by_id = dict(zip(ids, deliveries, strict=True))
+
+    def queue_api_faults(records: list[dict[str, Any]]) -> None:
+        for record in records:
+            delivery = by_id[record["messageId"]]
+            if delivery.first and record["attributes"]["ApproximateReceiveCount"] == "1":
+                for kind in delivery.job.api_faults:
+                    fake.fail_api_next(get_op(delivery.job.name), 1, kind)
+
+    with lambda_environments(concurrency) as pool:
+        mapping = EventSourceMapping(
+            sqs,
+            queue.url,
+            executor=pool,
+            handler=handler,
+            max_concurrency=concurrency,
+            batch_size=contract.QUEUE_BATCH_SIZE,
+            invocation_timeout=VISIBILITY,
+            before_invoke=queue_api_faults,
+        )
+        report = mapping.run(timeout=timeout)
+    dead = []
+    for _ in range(len(deliveries)):  # bounded: at most every message is dead
+        answer = sqs.receive_message(
+            QueueUrl=queue.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+        )
+        if not answer.get("Messages"):
+            break
+        # SQS keeps a message's ID when it moves it to the dead-letter queue.
+        dead += [by_id[m["MessageId"]].job.name for m in answer["Messages"]]
+    return DeliveryReport(report, by_id, dead)
 
 
 # --------------------------------------------------------------------- fixtures
@@ -306,6 +327,20 @@ def fake_transcribe(embedded_aws: EmbeddedAWS) -> Iterator[StaleLinksTranscribe]
 
 
 @pytest.fixture
+def event_queue(embedded_aws: EmbeddedAWS) -> Iterator[EventQueue]:
+    sqs = embedded_aws.client("sqs")
+    queue = create_event_queue(
+        sqs,
+        f"chaos-{uuid.uuid4().hex[:10]}",
+        visibility_timeout=VISIBILITY,
+        max_receive_count=contract.QUEUE_MAX_RECEIVE_COUNT,
+    )
+    yield queue
+    for url in (queue.url, queue.dlq_url):
+        sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
 def team_bucket(embedded_aws: EmbeddedAWS) -> Iterator[str]:
     yield TEAM_BUCKET
     s3 = embedded_aws.client("s3")
@@ -316,17 +351,20 @@ def team_bucket(embedded_aws: EmbeddedAWS) -> Iterator[str]:
 
 
 # --------------------------------------------------------------------- the test
-def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_archived_whole(
+def test_given_jobs_under_every_fault_when_delivered_through_the_queue_then_each_archived_once(
     embedded_aws: EmbeddedAWS,
     fake_transcribe: StaleLinksTranscribe,
     archive_env: ArchiveEnv,
     team_bucket: str,
+    event_queue: EventQueue,
 ) -> None:
     started = time.monotonic()
     fake = fake_transcribe
     rng = random.Random(SEED)
     s3, db = embedded_aws.client("s3"), embedded_aws.client("dynamodb")
     bucket, table = archive_env.bucket, archive_env.table
+    # As the stack's bucket is: a second copy of an object would be a second version.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
     # Given: JOBS finished runs of every shape, faults queued on their links and API calls,
     # some events duplicated, all in shuffled order.
@@ -353,17 +391,20 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
     assert sum(job.deliveries > 1 for job in jobs) >= JOBS * DUPLICATE_SHARE
     set_up = time.monotonic()
 
-    # When: every event is delivered as Lambda would, CONCURRENCY at a time, with retries.
-    report = deliver_like_lambda(fake, deliveries)
+    # When: every event goes through the queue, CONCURRENCY batches at a time.
+    report = deliver_through_queue(fake, embedded_aws.client("sqs"), event_queue, deliveries)
+    mapping = report.mapping
     delivered = time.monotonic()
     requests = fake.requests
     served = Counter(r.fault for r in requests if r.fault)
     lookups = Counter(r.status for r in requests if r.op in GET_OPS)
+    retried = [job.name for job in jobs if report.retried(job)]
     print(
         f"\nchaos: {JOBS} jobs {dict(Counter(j.shape for j in jobs))}; "
         f"{len(deliveries)} events ({sum(j.deliveries > 1 for j in jobs)} jobs duplicated); "
-        f"{report.invocations} invocations, {report.redeliveries} Lambda retries "
-        f"({sum(1 for r in report.raised.values() if r)} jobs), "
+        f"{mapping.invocations} invocations, batches {dict(mapping.batch_sizes)}, "
+        f"{sum(mapping.reported_failures.values())} records reported failed "
+        f"({len(retried)} jobs retried), {len(mapping.failed_batches)} failed batches, "
         f"{len(report.dead_letters)} dead letters; jobs per fault kind {dict(planned)}; "
         f"faults served {dict(served)}; stale answers {sum(fake.stale_answers.values())}; "
         f"Get…Job answers by status {dict(lookups)}; "
@@ -371,13 +412,12 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
         flush=True,
     )
 
-    # Then: nothing is left for the DLQ, and each job was archived by exactly one delivery
-    # (every other delivery of its event saw a duplicate).
+    # Then: nothing is left for the DLQ, no invocation failed as a whole, and every message
+    # (duplicates included) was deleted exactly once ...
     assert report.dead_letters == [], report.dead_letters[:5]
-    for job in jobs:
-        outcomes = sorted(report.outcomes[job.name])
-        assert outcomes.count("ARCHIVED") == 1, (job.name, outcomes, report.raised[job.name])
-        assert set(outcomes) <= {"ARCHIVED", "DUPLICATE"}, (job.name, outcomes)
+    assert mapping.failed_batches == [], mapping.failed_batches[:3]
+    assert mapping.deleted == Counter(list(report.deliveries))
+    assert mapping.max_in_flight <= CONCURRENCY
 
     # ... every run is whole in S3: each output the job produced (job.json only when it
     # FAILED), byte-identical, with metadata and checksums, and its one history item ...
@@ -408,22 +448,35 @@ def test_given_jobs_under_every_fault_when_delivered_like_lambda_then_each_is_ar
     assert served["throttle"] >= api_injected["throttle"]  # plus any from the 30/s quota
     assert all(fake.stale_answers[job.name] == 1 for job in jobs if job.stale)
 
-    # ... and each service-bucket output was read whole exactly once, however many
-    # deliveries its job had (a run redone by a Lambda retry may read an output again).
+    # ... and each job was archived by exactly one delivery, however many it had (a run
+    # redone after a failed record may write again): each service-bucket output was read
+    # whole exactly once, and each object has exactly one version.
     fetched = Counter(
         (r.job, r.output)
         for r in requests
         # A cut body (reset, short read) is logged with its 200 status line too.
         if r.op is None and r.method == "GET" and r.status == 200 and r.fault is None
     )
-    for job in jobs:
-        if not report.raised[job.name]:
-            for output in job.link_outputs:
-                assert fetched[(job.name, output)] == 1, (job.name, output)
+    versions = _versions(s3, bucket)
+    for job, folder, item in zip(jobs, folders, items, strict=True):
+        if job.name in retried:
+            continue
+        for output in job.link_outputs:
+            assert fetched[(job.name, output)] == 1, (job.name, output)
+        for name in item["Outputs"]:
+            assert versions[f"{folder}{name}"] == 1, (job.name, name)
     print(
         f"chaos: checks {time.monotonic() - delivered:.1f}s, "
         f"total {time.monotonic() - started:.1f}s"
     )
+
+
+def _versions(s3: Any, bucket: str) -> Counter[str]:
+    """How many versions each key of the (versioned) bucket has."""
+    counts: Counter[str] = Counter()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        counts.update(version["Key"] for version in page.get("Versions", []))
+    return counts
 
 
 def _count_items(db: Any, table: str) -> int:
@@ -439,24 +492,36 @@ def _count_items(db: Any, table: str) -> int:
     raise AssertionError("table scan did not end")
 
 
-def test_given_faults_beyond_the_budget_when_delivered_like_lambda_then_retried_then_dead_lettered(
+#: For the test below, which runs one invocation at a time: its single poller receives only
+#: once the invocation has answered, so the timeout need not cover an invocation (nothing
+#: can be received twice while it runs) and only paces the retries.
+RETRY_VISIBILITY: Final = 3
+#: Scaled down from contract.QUEUE_MAX_RECEIVE_COUNT to keep the test short.
+MAX_RECEIVES: Final = 3
+
+
+def test_given_faults_beyond_the_budget_when_delivered_through_the_queue_then_retried_then_dlq(
     embedded_aws: EmbeddedAWS,
     fake_transcribe: StaleLinksTranscribe,
     archive_env: ArchiveEnv,
     team_bucket: str,
 ) -> None:
-    """The retry emulation itself: an invocation that gives up is delivered again, and an
-    event that fails every time ends as a dead letter, with an INCOMPLETE item saying why."""
+    """The retry path itself: a record whose run could not be archived comes back, and an
+    event that fails every receive ends in the DLQ, with an INCOMPLETE item saying why."""
     fake = fake_transcribe
     s3, db = embedded_aws.client("s3"), embedded_aws.client("dynamodb")
+    sqs = embedded_aws.client("sqs")
     bucket, table = archive_env.bucket, archive_env.table
+    queue = create_event_queue(
+        sqs,
+        f"chaos-retry-{uuid.uuid4().hex[:10]}",
+        visibility_timeout=RETRY_VISIBILITY,
+        max_receive_count=MAX_RECEIVES,
+    )
     attempts = RetryPolicy().max_attempts
     # Given: one job whose link fails one invocation's worth of attempts, one that fails
-    # every invocation Lambda would make.
-    plans = {
-        "recovers": attempts,
-        "exhausted": attempts * (1 + LAMBDA_RETRIES),
-    }
+    # on every receive the queue allows.
+    plans = {"recovers": attempts, "exhausted": attempts * MAX_RECEIVES}
     deliveries = []
     for name, failures in plans.items():
         fake.add_job(name, subtitle_formats=["srt"])
@@ -465,20 +530,21 @@ def test_given_faults_beyond_the_budget_when_delivered_like_lambda_then_retried_
         deliveries.append(Delivery(job, fake.event_for(name), first=True))
 
     # When
-    report = deliver_like_lambda(fake, deliveries)
+    report = deliver_through_queue(fake, sqs, queue, deliveries, concurrency=1, timeout=120)
+    ids = {delivery.job.name: id_ for id_, delivery in report.deliveries.items()}
 
-    # Then: the first is archived whole by its retry, after one failed invocation ...
-    assert report.outcomes["recovers"] == ["ARCHIVED"]
-    assert len(report.raised["recovers"]) == 1
-    assert "RetryableArchiveError" in report.raised["recovers"][0]
+    # Then: the first is archived whole by its second receive, after one failed record ...
+    assert report.mapping.failed_batches == []
+    assert report.mapping.reported_failures[ids["recovers"]] == 1
+    assert report.mapping.received[ids["recovers"]] == 2
     assert_archived_whole(s3, db, bucket, table, fake, "recovers")
-    # ... the subtitles copied by the failed invocation were not fetched again ...
+    # ... the subtitles copied by the failed attempt were not fetched again ...
     assert fake.link_requests("recovers", "srt") == 1
-    # ... and the second is a dead letter after 1 + LAMBDA_RETRIES invocations, its one
-    # item INCOMPLETE with the reason and what could be archived.
-    assert report.outcomes["exhausted"] == []
-    assert len(report.raised["exhausted"]) == 1 + LAMBDA_RETRIES
-    assert [name for name, _ in report.dead_letters] == ["exhausted"]
+    # ... and the second is a dead letter after MAX_RECEIVES receives, its one item
+    # INCOMPLETE with the reason and what could be archived.
+    assert report.mapping.received[ids["exhausted"]] == MAX_RECEIVES
+    assert report.mapping.reported_failures[ids["exhausted"]] == MAX_RECEIVES
+    assert report.dead_letters == ["exhausted"]
     item = only_run(db, table, "exhausted")
     assert item["ArchiveStatus"] == "INCOMPLETE"
     assert "transcript.json" in item["ArchiveError"]
@@ -486,4 +552,5 @@ def test_given_faults_beyond_the_budget_when_delivered_like_lambda_then_retried_
     assert "transcript.json" not in item["Outputs"]
     assert "subtitles.srt" in item["Outputs"]
     assert fake.link_requests("exhausted", "srt") == 1
-    assert report.redeliveries == 1 + LAMBDA_RETRIES
+    for url in (queue.url, queue.dlq_url):
+        sqs.delete_queue(QueueUrl=url)

@@ -1,8 +1,9 @@
 """`transcribe-archiver replay` against an SQS queue on moto and the Transcribe double.
 
-The queue holds what the two dead-letter queues of the stack receive: an EventBridge
-target-DLQ message (the event itself), a Lambda on-failure record (the event inside), plus
-two messages no replay can help: garbage, and an event the function rejects.
+The queue holds what the stack's dead-letter queues hold: a target-DLQ message (the event
+itself, as in the event queue's DLQ), a Lambda on-failure record (the event inside, parked
+before events came through the queue), plus two messages no replay can help: garbage, and
+an event the function rejects.
 """
 
 from __future__ import annotations

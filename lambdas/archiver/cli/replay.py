@@ -23,9 +23,9 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         parents=[options],
         help="re-process the events held in a dead-letter queue",
         description=(
-            "Re-process the events held in a dead-letter queue (the rule's target DLQ or "
-            "the function's on-failure queue). A message is deleted once its job run is "
-            "recorded; others stay in the queue."
+            "Re-process the events held in a dead-letter queue (the event queue's DLQ, "
+            "output OnFailureDlqUrl, or the rules' target DLQ, TargetDlqUrl). A message is "
+            "deleted once its job run is recorded; others stay in the queue."
         ),
     )
     replay.add_argument(

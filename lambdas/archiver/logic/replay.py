@@ -1,9 +1,11 @@
 """Replay: re-process the events parked in a dead-letter queue.
 
-Two queues can hold them, with two message shapes:
+The stack's dead-letter queues hold them in two message shapes:
 
-* the EventBridge rule's target DLQ: the body *is* the original event;
-* the function's on-failure destination: the body is Lambda's invocation record,
+* the event queue's DLQ (where SQS moves a message after its last receive) and the
+  rules' target DLQ: the body *is* the original event;
+* the same DLQ as it was filled before events came through a queue, when it was the
+  function's on-failure destination: the body is Lambda's invocation record,
   ``{"version": "1.0", "requestContext": {...}, "requestPayload": <event>, ...}``.
 
 Each event goes through :func:`archiver.logic.events.handle_event`, the function's own path,
