@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 from typing import Any
 
 from archiver.store.record import from_dynamo
@@ -25,6 +26,10 @@ CONTENT_TYPES = {
     "job.json": "application/json",
 }
 SECRETS = ("X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", "ASIA")
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
 
 
 def runs(db: Any, table: str, job_name: str) -> list[dict[str, Any]]:
@@ -73,7 +78,14 @@ def assert_archived_whole(
             assert obj["Metadata"]["language-code"] == job["LanguageCode"]
         assert out["Bytes"] == len(body)
         assert out["Sha256"] == hashlib.sha256(body).hexdigest()
-        assert obj.get("ChecksumSHA256"), f"{name}: no S3 SHA-256 checksum"
+        # The checksum S3 verified on arrival, and it is the body's: SHA-256 for one request
+        # (or a server-side copy), the whole object's CRC32 for a multipart upload.
+        if obj.get("ChecksumSHA256"):
+            assert obj["ChecksumSHA256"] == b64(hashlib.sha256(body).digest()), name
+        else:
+            assert len(body) > 8 * 1024 * 1024, f"{name}: no SHA-256 for a one-request object"
+            assert obj.get("ChecksumType") == "FULL_OBJECT", f"{name}: {obj.get('ChecksumType')}"
+            assert obj.get("ChecksumCRC32") == b64(zlib.crc32(body).to_bytes(4, "big")), name
         if name in OUTPUT_OF:
             expected = fake.output_sha256(job_name, OUTPUT_OF[name])  # type: ignore[arg-type]
             assert out["Sha256"] == expected, f"{name} differs from what Transcribe wrote"
