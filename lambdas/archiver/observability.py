@@ -1,8 +1,12 @@
 """The function's Powertools Logger, Tracer and Metrics, and a metrics seam for the CLI.
 
 Logs go to stderr so that CLI output on stdout (JSON, CSV) stays clean; Lambda sends both
-streams to CloudWatch Logs. The Tracer patches only boto3/botocore: patching http.client
-would put every presigned output link, query string and all, into X-Ray traces.
+streams to CloudWatch Logs. The Tracer patches only botocore: patching http.client would
+put every presigned output link, query string and all, into X-Ray traces.
+
+Tracing costs nothing when it is off: Powertools' Tracer imports the X-Ray SDK (~40 ms of
+every cold start) as soon as it is built, even disabled, so it is built only when tracing
+is on (in Lambda, unless ``POWERTOOLS_TRACE_DISABLED``; Powertools' own rule).
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
 from archiver.contract import METRICS_NAMESPACE, METRICS_SERVICE, Metric
 
@@ -27,8 +33,34 @@ logger = Logger(service=SERVICE, stream=sys.stderr)
 # whatever the root level is: presigned tokens must not reach the logs.
 for _name in ("botocore", "boto3", "s3transfer", "urllib3"):
     logging.getLogger(_name).setLevel(max(logging.getLogger(_name).level, logging.INFO))
-tracer = Tracer(service=SERVICE, patch_modules=["boto3", "botocore"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+
+
+def tracing_enabled(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether Powertools would trace here: in Lambda, not in a local emulator, not off."""
+    if resolve_truthy_env_var_choice(env=env.get("POWERTOOLS_TRACE_DISABLED", "false")):
+        return False
+    emulated = env.get("AWS_SAM_LOCAL") or env.get("AWS_CHALICE_CLI_MODE")
+    return bool(env.get("LAMBDA_TASK_ROOT")) and not emulated
+
+
+class Untraced:
+    """What the handler decorates itself with when tracing is off: nothing at all."""
+
+    def capture_lambda_handler(
+        self,
+        lambda_handler: Callable[..., Any] | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Callable[..., Any]:
+        if lambda_handler is not None:
+            return lambda_handler
+        return lambda handler: handler
+
+
+tracer: Tracer | Untraced = (
+    Tracer(service=SERVICE, patch_modules=["botocore"]) if tracing_enabled() else Untraced()
+)
 
 
 #: Kept under its old name for callers; the names themselves live in the contract.

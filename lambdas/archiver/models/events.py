@@ -1,54 +1,48 @@
-"""The events the function accepts (Powertools parser models) and what it takes from them."""
+"""The events the function accepts, and what it takes from them.
+
+Checked here by hand rather than with Powertools' parser: the shapes are small and fixed,
+and pydantic alone would add about 100 ms to every cold start, more than a third of what
+``import boto3`` costs (docs/architecture.md, "Import cost"). Every field the archiver
+uses is checked as strictly as the parser models did; an event re-driven by other tooling
+(moto's bus, a replay script) may lack the rest of the envelope.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Any, Final
 
-from aws_lambda_powertools.utilities.parser import BaseModel, Field
-from pydantic import StringConstraints
-
-from archiver.contract import JobKind
+from archiver.contract import (
+    EVENT_SOURCE,
+    FINISHED_STATUSES,
+    TRANSCRIPTION_DETAIL_TYPE,
+    JobKind,
+)
+from archiver.timefmt import parse_iso
 
 #: What the Transcribe API accepts as a job name.
-JobName = Annotated[
-    str, StringConstraints(pattern=r"^[0-9a-zA-Z._-]+$", min_length=1, max_length=200)
-]
+_JOB_NAME: Final = re.compile(r"^[0-9a-zA-Z._-]{1,200}$")
+#: Reasons kept per rejected event (enough to see what is wrong, short enough to log).
+_MAX_REASONS: Final = 10
 
 
-class TranscribeJobStateDetail(BaseModel):
-    TranscriptionJobName: JobName
-    TranscriptionJobStatus: Literal["COMPLETED", "FAILED"]
-    FailureReason: str | None = None
+@dataclass(frozen=True)
+class EventShape:
+    """Where one job kind's state-change event names the job and its status."""
+
+    kind: JobKind
+    name_field: str
+    status_field: str
 
 
-class TranscribeJobStateChange(BaseModel):
-    """The ``Transcribe Job State Change`` event, for the two statuses we archive.
-
-    Shaped like Powertools' ``EventBridgeModel`` but only what the archiver uses is
-    required (source, detail-type, time, detail): an event re-driven by other tooling
-    (moto's bus, a replay script) may lack the rest of the envelope.
-    """
-
-    version: str | None = None
-    id: str | None = None
-    account: str | None = None
-    region: str | None = None
-    time: datetime
-    resources: list[str] = Field(default_factory=list)
-    source: Literal["aws.transcribe"]
-    detail_type: Literal["Transcribe Job State Change"] = Field(..., alias="detail-type")
-    detail: TranscribeJobStateDetail
-
-    def job_event(self) -> JobEvent:
-        return JobEvent(
-            kind=JobKind.TRANSCRIPTION,
-            job_name=self.detail.TranscriptionJobName,
-            status=self.detail.TranscriptionJobStatus,
-            time=self.time,
-            event_id=self.id,
-        )
+#: The accepted events by ``detail-type``: adding a job kind adds a row.
+SHAPES: Final[dict[str, EventShape]] = {
+    TRANSCRIPTION_DETAIL_TYPE: EventShape(
+        JobKind.TRANSCRIPTION, "TranscriptionJobName", "TranscriptionJobStatus"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -60,3 +54,81 @@ class JobEvent:
     status: str
     time: datetime
     event_id: str | None = None
+
+
+class EventRejected(ValueError):
+    """Not an event the function archives; ``reasons`` says why, field by field."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons[:_MAX_REASONS]
+
+
+def parse_job_event(event: object) -> JobEvent:
+    """The job event an EventBridge event reports, or EventRejected saying why not."""
+    if not isinstance(event, dict):
+        raise EventRejected([f"event: expected an object, got {_type(event)}"])
+    reasons: list[str] = []
+    for name in ("version", "id", "account", "region"):
+        if event.get(name) is not None and not isinstance(event[name], str):
+            reasons.append(f"{name}: expected a string, got {_type(event[name])}")
+    resources = event.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        reasons.append("resources: expected a list of strings")
+    if event.get("source") != EVENT_SOURCE:
+        reasons.append(f"source: expected {EVENT_SOURCE!r}, got {_shown(event.get('source'))}")
+    shape = SHAPES.get(event.get("detail-type"))  # type: ignore[arg-type]
+    if shape is None:
+        expected = " or ".join(repr(t) for t in SHAPES)
+        reasons.append(f"detail-type: expected {expected}, got {_shown(event.get('detail-type'))}")
+    time = _time(event.get("time"), reasons)
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        reasons.append(f"detail: expected an object, got {_type(detail)}")
+    elif shape is not None:
+        _check_detail(detail, shape, reasons)
+    if reasons or shape is None or time is None or not isinstance(detail, dict):
+        raise EventRejected(reasons)
+    return JobEvent(
+        kind=shape.kind,
+        job_name=detail[shape.name_field],
+        status=detail[shape.status_field],
+        time=time,
+        event_id=event.get("id"),
+    )
+
+
+def _check_detail(detail: dict[str, Any], shape: EventShape, reasons: list[str]) -> None:
+    name = detail.get(shape.name_field)
+    if not isinstance(name, str) or not _JOB_NAME.match(name):
+        reasons.append(
+            f"detail.{shape.name_field}: expected 1-200 of 0-9 a-z A-Z . _ -, got {_shown(name)}"
+        )
+    status = detail.get(shape.status_field)
+    if status not in FINISHED_STATUSES:
+        reasons.append(
+            f"detail.{shape.status_field}: expected one of {', '.join(FINISHED_STATUSES)}, "
+            f"got {_shown(status)}"
+        )
+    reason = detail.get("FailureReason")
+    if reason is not None and not isinstance(reason, str):
+        reasons.append(f"detail.FailureReason: expected a string, got {_type(reason)}")
+
+
+def _time(value: object, reasons: list[str]) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            return parse_iso(value)
+        except ValueError:
+            pass
+    reasons.append(f"time: expected an ISO 8601 date and time, got {_shown(value)}")
+    return None
+
+
+def _type(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _shown(value: object) -> str:
+    """A value as a reason may show it: short, never a whole payload."""
+    return "nothing" if value is None else repr(value)[:60]
