@@ -24,7 +24,6 @@ from archiver.contract import SWEEP_ACTION
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.events import handle_event
-from archiver.logic.sweep import scheduled_sweep
 from archiver.observability import PowertoolsMetrics, logger, metrics, tracer
 from archiver.settings import Settings
 
@@ -37,6 +36,8 @@ _archivers: dict[Settings, Archiver] = {}
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = Deadline.from_context(context)
     if isinstance(event, dict) and event.get("action") == SWEEP_ACTION:
+        from archiver.logic.sweep import scheduled_sweep  # noqa: PLC0415 - rare: not at import
+
         return scheduled_sweep(event, _archiver(), deadline=deadline, metrics=PowertoolsMetrics())
     outcome = handle_event(event, _archiver(), deadline=deadline, metrics=PowertoolsMetrics())
     return outcome.as_response()

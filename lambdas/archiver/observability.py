@@ -4,16 +4,19 @@ Logs go to stderr so that CLI output on stdout (JSON, CSV) stays clean; Lambda s
 streams to CloudWatch Logs. The Tracer patches only botocore: patching http.client would
 put every presigned output link, query string and all, into X-Ray traces.
 
-Tracing costs nothing when it is off: Powertools' Tracer imports the X-Ray SDK (~40 ms of
-every cold start) as soon as it is built, even disabled, so it is built only when tracing
-is on (in Lambda, unless ``POWERTOOLS_TRACE_DISABLED``; Powertools' own rule).
+Tracing costs nothing at import: Powertools' Tracer imports the X-Ray SDK (~40 ms of a cold
+start) as soon as it is built, even disabled, so it is built only when tracing is on (in
+Lambda, unless ``POWERTOOLS_TRACE_DISABLED``; Powertools' own rule), and only when the
+handler first runs.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -44,8 +47,24 @@ def tracing_enabled(env: Mapping[str, str] = os.environ) -> bool:
     return bool(env.get("LAMBDA_TASK_ROOT")) and not emulated
 
 
-class Untraced:
-    """What the handler decorates itself with when tracing is off: nothing at all."""
+class LazyTracer:
+    """Powertools' Tracer, built by the first traced invocation instead of at import.
+
+    Building it imports the X-Ray SDK (with asyncio, ~40 ms) and patches botocore, which
+    then traces every client, those made before included. When tracing is off it is never
+    built, so the SDK is never imported.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._tracer: Tracer | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Tracer:
+        with self._lock:
+            if self._tracer is None:
+                self._tracer = Tracer(service=SERVICE, patch_modules=["botocore"])
+            return self._tracer
 
     def capture_lambda_handler(
         self,
@@ -53,14 +72,32 @@ class Untraced:
         capture_response: bool | None = None,
         capture_error: bool | None = None,
     ) -> Callable[..., Any]:
-        if lambda_handler is not None:
+        """Powertools' decorator of the same name, applied when the handler first runs."""
+        if lambda_handler is None:
+            return functools.partial(
+                self.capture_lambda_handler,
+                capture_response=capture_response,
+                capture_error=capture_error,
+            )
+        if not self.enabled:
             return lambda_handler
-        return lambda handler: handler
+        traced: list[Callable[..., Any]] = []
+        original = lambda_handler
+
+        @functools.wraps(original)
+        def handler(event: Any, context: Any) -> Any:
+            if not traced:
+                traced.append(
+                    self.get().capture_lambda_handler(
+                        original, capture_response=capture_response, capture_error=capture_error
+                    )
+                )
+            return traced[0](event, context)
+
+        return handler
 
 
-tracer: Tracer | Untraced = (
-    Tracer(service=SERVICE, patch_modules=["botocore"]) if tracing_enabled() else Untraced()
-)
+tracer = LazyTracer(tracing_enabled())
 
 
 #: Kept under its old name for callers; the names themselves live in the contract.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from archiver.contract import (
     EVENT_SOURCE,
@@ -28,8 +28,7 @@ _JOB_NAME: Final = re.compile(r"^[0-9a-zA-Z._-]{1,200}$")
 _MAX_REASONS: Final = 10
 
 
-@dataclass(frozen=True)
-class EventShape:
+class EventShape(NamedTuple):
     """Where one job kind's state-change event names the job and its status."""
 
     kind: JobKind

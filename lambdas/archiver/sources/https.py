@@ -35,15 +35,17 @@ if TYPE_CHECKING:
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {408, 429, 500, 502, 503, 504}
 _MAX_ERROR_BODY = 4096
+#: Bytes read from the socket at a time into a multipart part: the only transient copy.
+_STEP = 1024 * 1024
 
 
 class StreamingReader:
-    """A ``read(n)`` view of a response for the S3 uploader, hashing as it goes.
+    """A view of a response for the S3 uploader, hashing and counting as it goes.
 
     Each byte is hashed once, with SHA-256, for the history record; the uploader adds the
-    checksum S3 verifies (docs/contract.md, "Archive layout"). ``read(n)`` returns exactly
-    ``n`` bytes unless the stream ends, so that every multipart part but the last has the
-    same size. The bytes come straight from the socket into the returned object: one copy.
+    checksum S3 verifies (docs/contract.md, "Archive layout"). ``read(n)`` and
+    ``readinto(buffer)`` return exactly ``n`` (or ``len(buffer)``) bytes unless the stream
+    ends, so that every multipart part but the last has the same size.
     """
 
     def __init__(
@@ -56,35 +58,57 @@ class StreamingReader:
         self.bytes_read = 0
 
     def read(self, amount: int) -> bytes:
-        if self._deadline is not None and self._deadline.expired():
-            # Checked on every part, not only between attempts: the run records where it
-            # stopped before Lambda's own timeout kills it without a word.
-            raise OutOfTimeError(
-                f"out of time after {self.bytes_read} bytes; the copy restarts on retry"
-            )
+        """Up to ``amount`` bytes as one object: for outputs small enough for one request."""
         chunks: list[bytes] = []
         wanted = amount
-        try:
+        with self._reading():
             while wanted > 0:
                 chunk = self._response.read(wanted)
                 if not chunk:
                     break
                 chunks.append(chunk)
                 wanted -= len(chunk)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._consume(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` (a reused multipart part) in steps of at most _STEP bytes."""
+        filled = 0
+        with self._reading():
+            while filled < len(buffer):
+                chunk = self._response.read(min(len(buffer) - filled, _STEP))
+                if not chunk:
+                    break
+                buffer[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+        self._consume(buffer[:filled])
+        return filled
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        if self._deadline is not None and self._deadline.expired():
+            # Checked on every part, not only between attempts: the run records where it
+            # stopped before Lambda's own timeout kills it without a word.
+            raise OutOfTimeError(
+                f"out of time after {self.bytes_read} bytes; the copy restarts on retry"
+            )
+        try:
+            yield
         except HTTPError as exc:
             raise TransientOutputError(f"read failed mid-body: {redact(str(exc))}") from None
         except OSError as exc:
             raise TransientOutputError(
                 f"connection failed mid-body: {exc.__class__.__name__}"
             ) from None
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _consume(self, data: bytes | memoryview) -> None:
         self.bytes_read += len(data)
         if self.bytes_read > self._max_bytes:
             raise PermanentOutputError(
                 f"output exceeds MAX_OUTPUT_BYTES ({self._max_bytes} bytes): not copied"
             )
         self._sha256.update(data)  # releases the GIL: uploads go on meanwhile
-        return data
 
     @property
     def sha256_hex(self) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from boto3.s3.transfer import TransferConfig
@@ -20,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from archiver.errors import PermanentOutputError, TransientOutputError
 from archiver.models.outputs import S3Location, StoredObject
-from archiver.store.multipart import upload_multipart
+from archiver.store.multipart import PartPool, upload_multipart
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -45,6 +44,10 @@ class HashingReader(Protocol):
 
     def read(self, amount: int) -> bytes:
         """Exactly ``amount`` bytes, fewer only at the end of the stream."""
+        ...
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer``; fewer bytes only at the end of the stream."""
         ...
 
     @property
@@ -86,11 +89,16 @@ class ArchiveBucket:
         anything. Larger ones go up in parts, each with its CRC32, completed with the whole
         object's CRC32; S3 checks both, and we compare the stored object with them after.
         """
-        pending = [reader.read(self.part_size)]
-        if len(pending[0]) == self.part_size:
-            pending.append(reader.read(self.part_size))
-        if not pending[-1] or len(pending) == 1:
-            body = pending[0]
+        first = reader.read(self.part_size)  # as big as the output, if that is smaller
+        if len(first) < self.part_size:
+            return self.put_bytes(
+                name, key, first, content_type, metadata, sha256_b64=reader.sha256_b64
+            )
+        pool = PartPool(self._concurrency, self.part_size)
+        pending = [pool.hold(first), pool.fill(reader)]
+        del first  # its bytes live on in the pool's first buffer
+        if pending[1].size == 0:  # exactly one part
+            body = bytes(pending[0].buffer)
             return self.put_bytes(
                 name, key, body, content_type, metadata, sha256_b64=reader.sha256_b64
             )
@@ -99,8 +107,9 @@ class ArchiveBucket:
                 self._s3,
                 self.bucket,
                 key,
-                self._parts(pending, reader),
-                concurrency=self._concurrency,
+                pending,
+                reader,
+                pool,
                 object_args=_object_args(content_type, metadata),
             )
         except ClientError as exc:
@@ -119,23 +128,6 @@ class ArchiveBucket:
                 f"CRC32 {stored_crc} vs {uploaded.crc32_b64})"
             )
         return StoredObject(name, self.uri(key), reader.bytes_read, reader.sha256_hex, content_type)
-
-    def _parts(self, pending: list[bytes], reader: HashingReader) -> Iterator[bytes]:
-        """The parts already read, then the rest of the stream, one part at a time.
-
-        No part is referenced here once handed over, so it is freed as soon as it is sent.
-        """
-        while pending:
-            yield pending.pop(0)
-        while True:
-            data = reader.read(self.part_size)
-            if not data:
-                return
-            last = len(data) < self.part_size
-            yield data
-            del data
-            if last:
-                return
 
     def put_bytes(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import threading
 import zlib
 from collections.abc import Iterator
@@ -13,12 +14,24 @@ from typing import Any
 import pytest
 from archiver.aws import AwsClients
 from archiver.errors import OutOfTimeError
+from archiver.sources.https import StreamingReader
 from archiver.store.archive_bucket import ArchiveBucket
-from moto import mock_aws
+
+from local_aws.embedded_aws import EmbeddedAWS
 
 MiB = 1024 * 1024
 PART = 5 * MiB  # S3's smallest part
 DATA = bytes(range(256)) * (3 * PART // 256) + b"tail"  # three full parts and four bytes
+
+
+class Body:
+    """A response body that hands out small, uneven pieces, like a socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, amount: int) -> bytes:
+        return self._data.read(min(amount, 70_001))
 
 
 def crc_b64(data: bytes) -> str:
@@ -44,6 +57,11 @@ class Reader:
         self._sha.update(chunk)
         return chunk
 
+    def readinto(self, buffer: memoryview) -> int:
+        chunk = self.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
     @property
     def sha256_hex(self) -> str:
         return self._sha.hexdigest()
@@ -54,12 +72,23 @@ class Reader:
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    """The function's own S3 client (aws.py's configuration) against in-process moto."""
-    with mock_aws():
-        client = AwsClients(region="us-east-1").s3
-        client.create_bucket(Bucket="archive")
-        yield client
+def s3(embedded_aws: EmbeddedAWS) -> Iterator[Any]:
+    """The function's own S3 client (aws.py's configuration) against moto over HTTP.
+
+    Not moto's in-process mock: it cannot take a bytearray request body, which parts are
+    sent as (botocore and S3 take any bytes-like body).
+    """
+    client = AwsClients(region="us-east-1", endpoint_url=embedded_aws.endpoint_url).s3
+    client.create_bucket(Bucket="archive")
+    yield client
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket="archive"):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket="archive", Key=obj["Key"])
+    for upload in client.list_multipart_uploads(Bucket="archive").get("Uploads", []):
+        client.abort_multipart_upload(
+            Bucket="archive", Key=upload["Key"], UploadId=upload["UploadId"]
+        )
+    client.delete_bucket(Bucket="archive")
 
 
 def test_given_a_multipart_output_then_every_request_carries_our_crc32_and_no_payload_hash(
@@ -142,3 +171,43 @@ def test_given_an_output_of_at_most_one_part_then_one_put_carries_the_readers_sh
     obj = s3.get_object(Bucket="archive", Key="k/small", ChecksumMode="ENABLED")
     assert obj["Body"].read() == data
     assert obj["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+# -- through the hashing reader, as the function streams a link -----------------------
+
+
+def test_given_a_multipart_upload_then_s3_holds_the_bytes_with_their_full_object_crc32(
+    s3: Any,
+) -> None:
+    data = bytes(range(256)) * (20 * MiB // 256 + 7)  # 20 MiB and a bit: three parts
+    bucket = ArchiveBucket(s3, "archive")
+    reader = StreamingReader(Body(data), max_bytes=10**9)  # type: ignore[arg-type]
+    stored = bucket.upload_stream("transcript.json", "t/x.json", reader, "application/json", {})
+    assert stored.sha256_hex == hashlib.sha256(data).hexdigest()
+    assert stored.size == len(data)
+    obj = s3.get_object(Bucket="archive", Key="t/x.json", ChecksumMode="ENABLED")
+    assert obj["Body"].read() == data
+    assert obj["ChecksumType"] == "FULL_OBJECT"
+    assert obj["ChecksumCRC32"] == crc_b64(data)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_given_sizes_around_one_part_when_uploaded_then_bytes_and_checksums_match(
+    s3: Any, extra: int
+) -> None:
+    part = 5 * MiB  # S3's smallest multipart part
+    data = bytes(range(251)) * ((part + extra) // 251) + b"z" * ((part + extra) % 251)
+    assert len(data) == part + extra
+    bucket = ArchiveBucket(s3, "archive", part_size=part)
+    reader = StreamingReader(Body(data), max_bytes=10**9)  # type: ignore[arg-type]
+    stored = bucket.upload_stream("t", "edge.json", reader, "application/json", {"job-name": "x"})
+    obj = s3.get_object(Bucket="archive", Key="edge.json", ChecksumMode="ENABLED")
+    assert obj["Body"].read() == data
+    assert stored.sha256_hex == hashlib.sha256(data).hexdigest()
+    if len(data) <= part:  # one PutObject: the SHA-256 S3 verified on arrival
+        assert obj["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    else:  # multipart: the whole object's CRC32
+        assert (
+            obj["ChecksumCRC32"] == base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+        )
+    assert obj["Metadata"] == {"job-name": "x"}
