@@ -144,8 +144,8 @@ def _compile_seconds(lambdas: Path, repeats: int = 3) -> tuple[float, int]:
 
 _TRACING_PROBE = TRACER_BUILT + (
     "\nimport sys, botocore.client\n"
-    "print('aws_xray_sdk.core' in sys.modules, hasattr(botocore.client.BaseClient."
-    "_make_api_call, '__wrapped__'))"
+    "print('aws_xray_sdk.core' in sys.modules, 'FunctionWrapper' == "
+    "type(vars(botocore.client.BaseClient)['_make_api_call']).__name__)"
 )
 
 
