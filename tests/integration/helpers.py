@@ -7,6 +7,7 @@ import hashlib
 import zlib
 from typing import Any
 
+from archiver.store.archive_bucket import PART_SIZE
 from archiver.store.record import from_dynamo
 
 from local_aws.transcribe import FakeTranscribe
@@ -83,13 +84,13 @@ def assert_archived_whole(
         if obj.get("ChecksumSHA256"):
             assert obj["ChecksumSHA256"] == b64(hashlib.sha256(body).digest()), name
         else:
-            assert len(body) > 8 * 1024 * 1024, f"{name}: no SHA-256 for a one-request object"
+            assert len(body) > PART_SIZE, f"{name}: no SHA-256 for a one-request object"
             assert obj.get("ChecksumType") == "FULL_OBJECT", f"{name}: {obj.get('ChecksumType')}"
             assert obj.get("ChecksumCRC32") == b64(zlib.crc32(body).to_bytes(4, "big")), name
         if name in OUTPUT_OF:
             expected = fake.output_sha256(job_name, OUTPUT_OF[name])  # type: ignore[arg-type]
             assert out["Sha256"] == expected, f"{name} differs from what Transcribe wrote"
-        if len(body) < 8 * 1024 * 1024:  # single-part: a whole-object checksum
+        if len(body) <= PART_SIZE:  # one request: a whole-object checksum
             assert obj["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
         if name == "job.json":
             for secret in SECRETS:

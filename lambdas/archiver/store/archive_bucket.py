@@ -26,11 +26,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 MiB = 1024 * 1024
-#: Part size for streamed uploads: an output up to this size goes up in one PutObject.
-PART_SIZE = 8 * MiB
-#: Parts of one output in memory at once (being read or being sent): memory stays near
-#: this many x PART_SIZE per output, whatever the output's size.
-UPLOAD_CONCURRENCY = 3
+#: Part size for streamed uploads (S3's smallest): an output up to this size goes up in
+#: one PutObject. Small parts let more of them be in flight within the memory below.
+PART_SIZE = 5 * MiB
+#: Parts of one output in memory at once (one being read, the others being sent): memory
+#: stays near this many x PART_SIZE per output, whatever the output's size.
+UPLOAD_CONCURRENCY = 5
 #: Largest object a single CopyObject may copy; larger ones use UploadPartCopy.
 MAX_SINGLE_COPY = 5 * 1024 * MiB
 #: S3 errors that mean "the bytes were damaged on the way": sending them again may work.

@@ -8,7 +8,7 @@ object's CRC32 is combined from the parts' (:mod:`archiver.store.crc32`) and goe
 CompleteMultipartUpload (``ChecksumType=FULL_OBJECT``: S3 checks it against the parts).
 
 Memory: parts are read into a few buffers that are reused, part after part. Allocating a
-fresh 8 MiB per part would let the C allocator keep freed parts around (glibc raises its
+fresh buffer per part would let the C allocator keep freed parts around (glibc raises its
 mmap threshold after the first large free), so the peak would depend on timing. Any
 failure aborts the upload, so a partial object never appears under the key.
 """
