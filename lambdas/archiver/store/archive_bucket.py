@@ -67,6 +67,9 @@ class ArchiveBucket:
         part_size: int = PART_SIZE,
         upload_concurrency: int = UPLOAD_CONCURRENCY,
     ) -> None:
+        if upload_concurrency < 2:
+            # The first two parts are read before the upload starts (is there a second?).
+            raise ValueError(f"upload_concurrency must be at least 2, not {upload_concurrency}")
         self._s3 = s3
         self.bucket = bucket
         self.part_size = part_size

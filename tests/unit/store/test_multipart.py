@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from archiver.aws import AwsClients
-from archiver.errors import OutOfTimeError
+from archiver.errors import OutOfTimeError, TransientOutputError
 from archiver.sources.https import StreamingReader
 from archiver.store.archive_bucket import ArchiveBucket
 
@@ -147,6 +147,24 @@ def test_given_slow_part_uploads_then_no_more_parts_are_held_than_the_concurrenc
     )
     assert done == 9
     assert worst <= 3
+
+
+def test_given_s3_rejects_a_part_as_damaged_then_the_output_is_retried_and_nothing_is_left(
+    s3: Any,
+) -> None:
+    class Answer:
+        status_code = 400
+
+    def reject(**_: Any) -> tuple[Answer, dict[str, Any]]:
+        error = {"Code": "BadDigest", "Message": "The CRC32 you specified did not match"}
+        return Answer(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    s3.meta.events.register("before-call.s3.UploadPart", reject)
+    bucket = ArchiveBucket(s3, "archive", part_size=PART)
+    with pytest.raises(TransientOutputError, match="BadDigest"):
+        bucket.upload_stream("t", "k/bad", Reader(DATA), "application/json", {})
+    assert s3.list_objects_v2(Bucket="archive").get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket="archive").get("Uploads", []) == []
 
 
 def test_given_the_stream_fails_midway_then_no_object_and_no_upload_is_left(s3: Any) -> None:
