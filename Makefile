@@ -7,7 +7,7 @@ STAMPS := .stamps
 
 .PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench clean
 
-install: $(STAMPS)/venv $(STAMPS)/node
+install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/runtime-wheels.ok
 
 $(STAMPS)/venv: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -15,6 +15,13 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+# The Lambda runtime's SDK and the Powertools layer's packages, for the runtime check
+# (tests/infra/test_lambda_runtime.py), which then installs them without the network.
+$(STAMPS)/runtime-wheels.ok: tests/infra/lambda_runtime/layer.txt tests/infra/lambda_runtime/runtime.txt $(STAMPS)/venv
+	$(PY) -m pip download --quiet --dest $(STAMPS)/runtime-wheels \
+		-r tests/infra/lambda_runtime/layer.txt -r tests/infra/lambda_runtime/runtime.txt
 	@touch $@
 
 $(STAMPS)/node: package.json package-lock.json

@@ -73,6 +73,7 @@ class Worker:
             "archiver_dir": str(Path(sys.modules["archiver"].__file__ or "").parent),
         }
         self._plain: tuple[Any, Any, Any, Any] | None = None
+        self._default: dict[bool, Any] = {}
         self._lock = threading.Lock()
         self._counting = False
         self._calls: dict[str, int] = {}
@@ -198,6 +199,37 @@ class Worker:
         head = s3.head_object(Bucket=bucket, Key=key)  # after the clock: not part of the copy
         return {"seconds": seconds, "cpu": cpu, "bytes": head["ContentLength"], "memory": memory()}
 
+    def default_copy(self, url: str, bucket: str, key: str, *, tls_like: bool) -> dict[str, Any]:
+        """What a user writes instead: ``boto3.client("s3").upload_fileobj(link's stream)``.
+
+        boto3's defaults throughout (8 MiB parts, 10 threads, a CRC32 per part that botocore
+        computes). Over plain http, as here, botocore also SHA-256-signs every part, which it
+        does not over https; ``tls_like`` turns only that signing off, to approximate the
+        same copy against real S3.
+        """
+        pool = self._plain_clients()[0]
+        s3 = self._default_s3(tls_like)
+        cpu_before = _cpu_seconds()
+        started = time.perf_counter()
+        response = pool.request(
+            "GET", url, preload_content=False, decode_content=False, redirect=False
+        )
+        if response.status != 200:
+            raise RuntimeError(f"default copy GET answered {response.status}")
+        s3.upload_fileobj(response, bucket, key)
+        seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu_before
+        response.release_conn()
+        head = s3.head_object(Bucket=bucket, Key=key)
+        return {"seconds": seconds, "cpu": cpu, "bytes": head["ContentLength"], "memory": memory()}
+
+    def _default_s3(self, tls_like: bool) -> Any:
+        with self._lock:
+            if tls_like not in self._default:
+                config = Config(s3={"payload_signing_enabled": False}) if tls_like else None
+                self._default[tls_like] = boto3.client("s3", config=config)
+            return self._default[tls_like]
+
     def _plain_clients(self) -> tuple[Any, Any, Any, Any]:
         """urllib3 and boto3 clients with no checksums: for the baselines only."""
         with self._lock:
@@ -231,6 +263,13 @@ class Worker:
                 command["events"],
                 int(command.get("threads", 1)),
                 floor=bool(command.get("floor", False)),
+            )
+        if op == "default_copy":
+            return self.default_copy(
+                command["url"],
+                command["bucket"],
+                command["key"],
+                tls_like=bool(command.get("tls_like", False)),
             )
         if op == "baseline":
             return self.baseline(

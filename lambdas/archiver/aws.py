@@ -53,12 +53,17 @@ class AwsClients:
     def transcribe(self) -> TranscribeServiceClient:
         # A Transcribe-specific endpoint (a local double) beats a general override.
         endpoint = os.environ.get("AWS_ENDPOINT_URL_TRANSCRIBE") or self.endpoint_url
-        client: TranscribeServiceClient = self._client("transcribe", TRANSCRIBE_RETRIES, endpoint)
+        client: TranscribeServiceClient = self._client(
+            "transcribe", TRANSCRIBE_RETRIES, endpoint_url=endpoint
+        )
         return client
 
     @property
     def s3(self) -> S3Client:
-        client: S3Client = self._client("s3", DATA_RETRIES)
+        # Every upload carries a checksum that S3 verifies, and goes over TLS: botocore
+        # would otherwise SHA-256 each byte again to sign a payload whose checksum it does
+        # not see (one it did not compute itself). AWS's own default for streamed uploads.
+        client: S3Client = self._client("s3", DATA_RETRIES, {"payload_signing_enabled": False})
         return client
 
     @property
@@ -82,7 +87,11 @@ class AwsClients:
         return client
 
     def _client(
-        self, service: str, retries: dict[str, Any], endpoint_url: str | None = None
+        self,
+        service: str,
+        retries: dict[str, Any],
+        s3: dict[str, Any] | None = None,
+        endpoint_url: str | None = None,
     ) -> Any:
         with self._lock:
             if service not in self._clients:
@@ -91,7 +100,7 @@ class AwsClients:
                 self._clients[service] = self._session.client(
                     service,  # type: ignore[call-overload]
                     endpoint_url=endpoint_url or self.endpoint_url,
-                    config=Config(retries=retries, **_COMMON),  # type: ignore[arg-type]
+                    config=Config(retries=retries, s3=s3, **_COMMON),  # type: ignore[arg-type]
                 )
             return self._clients[service]
 

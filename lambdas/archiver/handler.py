@@ -29,7 +29,6 @@ from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.batch import SerializedMetrics, handle_batch, is_sqs_batch
 from archiver.logic.events import handle_event
-from archiver.logic.sweep import scheduled_sweep
 from archiver.observability import PowertoolsMetrics, logger, metrics, tracer
 from archiver.settings import Settings
 
@@ -44,6 +43,8 @@ _metrics = SerializedMetrics(PowertoolsMetrics())
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = Deadline.from_context(context)
     if isinstance(event, dict) and event.get("action") == SWEEP_ACTION:
+        from archiver.logic.sweep import scheduled_sweep  # noqa: PLC0415 - rare: not at import
+
         return scheduled_sweep(event, _archiver(), deadline=deadline, metrics=_metrics)
     if is_sqs_batch(event):
         return handle_batch(event, _archiver(), deadline=deadline, metrics=_metrics)

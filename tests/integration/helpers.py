@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import zlib
 from typing import Any
 
+from archiver.store.archive_bucket import PART_SIZE
 from archiver.store.record import from_dynamo
 
 from local_aws.transcribe import FakeTranscribe
@@ -57,6 +59,10 @@ def archive_names(fake: FakeTranscribe, job_name: str, kind: JobType | None = No
         fake.output_content(job_name, "redacted_media", kind=kind)
         names.add(f"redacted-media.{fake.describe(job_name, kind=kind)['MediaFormat']}")
     return names
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
 
 
 def runs(db: Any, table: str, job_name: str) -> list[dict[str, Any]]:
@@ -118,12 +124,19 @@ def assert_archived_whole(
             assert obj["Metadata"]["language-code"] == job["LanguageCode"]
         assert out["Bytes"] == len(body)
         assert out["Sha256"] == hashlib.sha256(body).hexdigest()
-        assert obj.get("ChecksumSHA256"), f"{name}: no S3 SHA-256 checksum"
+        # The checksum S3 verified on arrival, and it is the body's: SHA-256 for one request
+        # (or a server-side copy), the whole object's CRC32 for a multipart upload.
+        if obj.get("ChecksumSHA256"):
+            assert obj["ChecksumSHA256"] == b64(hashlib.sha256(body).digest()), name
+        else:
+            assert len(body) > PART_SIZE, f"{name}: no SHA-256 for a one-request object"
+            assert obj.get("ChecksumType") == "FULL_OBJECT", f"{name}: {obj.get('ChecksumType')}"
+            assert obj.get("ChecksumCRC32") == b64(zlib.crc32(body).to_bytes(4, "big")), name
         output = output_of(name)
         if output is not None:
             expected = fake.output_sha256(job_name, output, kind=kind)
             assert out["Sha256"] == expected, f"{name} differs from what Transcribe wrote"
-        if len(body) < 8 * 1024 * 1024:  # single-part: a whole-object checksum
+        if len(body) <= PART_SIZE:  # one request: a whole-object checksum
             assert obj["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(body).digest()).decode()
         if name == "job.json":
             for secret in SECRETS:

@@ -230,7 +230,6 @@ class OutputCopier:
         with self._fetcher.open(
             link,
             max_bytes=self._settings.max_output_bytes,
-            part_size=self._bucket.part_size,
             deadline=deadline,
         ) as opened:
             return self._bucket.upload_stream(

@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
 
 from archiver.contract import Metric
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
-from archiver.models.events import JobEvent, event_model
+from archiver.models.events import EventRejected, JobEvent, parse_job_event
 from archiver.observability import MetricsSink, logger
 
 EventVerdict = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "REJECTED"]
@@ -49,9 +48,9 @@ class EventOutcome:
 def read_event(event: Any) -> JobEvent | list[str]:
     """The job event an EventBridge event reports, or the reasons it is not one we archive."""
     try:
-        return parse(event=event, model=event_model(event)).job_event()
-    except (ValidationError, ValueError, TypeError) as exc:
-        return _reasons(exc)
+        return parse_job_event(event)
+    except EventRejected as exc:
+        return exc.reasons
 
 
 def handle_event(
@@ -105,16 +104,3 @@ def handle_event(
         result.archive_uri,
         dict(result.errors),
     )
-
-
-def _reasons(exc: Exception) -> list[str]:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        try:
-            return [
-                f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"[:200]
-                for e in errors()
-            ][:10]
-        except Exception:  # noqa: S110 - fall back to the plain message below
-            pass
-    return [str(exc)[:200]]

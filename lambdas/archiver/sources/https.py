@@ -35,81 +35,80 @@ if TYPE_CHECKING:
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {408, 429, 500, 502, 503, 504}
 _MAX_ERROR_BODY = 4096
+#: Bytes read from the socket at a time into a multipart part: the only transient copy.
+_STEP = 1024 * 1024
 
 
 class StreamingReader:
-    """A ``read(n)`` view of a response for the S3 uploader, hashing as it goes.
+    """A view of a response for the S3 uploader, hashing and counting as it goes.
 
-    ``read(n)`` returns exactly ``n`` bytes unless the stream ends, because s3transfer cuts
-    multipart parts at whatever a single read returns. Per-part digests are kept so that an
-    S3 composite checksum (multipart uploads) can be verified as well as a whole-object one.
+    Each byte is hashed once, with SHA-256, for the history record; the uploader adds the
+    checksum S3 verifies (docs/contract.md, "Archive layout"). ``read(n)`` and
+    ``readinto(buffer)`` return exactly ``n`` (or ``len(buffer)``) bytes unless the stream
+    ends, so that every multipart part but the last has the same size.
     """
 
     def __init__(
-        self,
-        response: BaseHTTPResponse,
-        max_bytes: int,
-        part_size: int,
-        deadline: Deadline | None = None,
+        self, response: BaseHTTPResponse, max_bytes: int, deadline: Deadline | None = None
     ) -> None:
         self._response = response
         self._deadline = deadline
         self._max_bytes = max_bytes
-        self._part_size = part_size
         self._sha256 = hashlib.sha256()
-        self._part = hashlib.sha256()
-        self._part_filled = 0
-        self._part_digests: list[bytes] = []
         self.bytes_read = 0
 
-    def read(self, amount: int = -1) -> bytes:
-        # read() without a size means "the rest": s3transfer asks that only once it has seen
-        # the end of the stream, and MAX_OUTPUT_BYTES bounds it in any case.
-        wanted = self._max_bytes + 1 if amount is None or amount < 0 else amount
+    def read(self, amount: int) -> bytes:
+        """Up to ``amount`` bytes as one object: for outputs small enough for one request."""
+        chunks: list[bytes] = []
+        wanted = amount
+        with self._reading():
+            while wanted > 0:
+                chunk = self._response.read(wanted)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                wanted -= len(chunk)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._consume(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` (a reused multipart part) in steps of at most _STEP bytes."""
+        filled = 0
+        with self._reading():
+            while filled < len(buffer):
+                chunk = self._response.read(min(len(buffer) - filled, _STEP))
+                if not chunk:
+                    break
+                buffer[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+        self._consume(buffer[:filled])
+        return filled
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
         if self._deadline is not None and self._deadline.expired():
             # Checked on every part, not only between attempts: the run records where it
             # stopped before Lambda's own timeout kills it without a word.
             raise OutOfTimeError(
                 f"out of time after {self.bytes_read} bytes; the copy restarts on retry"
             )
-        chunks: list[bytes] = []
         try:
-            while wanted > 0:
-                chunk = self._response.read(min(wanted, self._part_size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                wanted -= len(chunk)
+            yield
         except HTTPError as exc:
             raise TransientOutputError(f"read failed mid-body: {redact(str(exc))}") from None
         except OSError as exc:
             raise TransientOutputError(
                 f"connection failed mid-body: {exc.__class__.__name__}"
             ) from None
-        data = b"".join(chunks)
-        self._consume(data)
-        return data
 
-    def _consume(self, data: bytes) -> None:
+    def _consume(self, data: bytes | memoryview) -> None:
         self.bytes_read += len(data)
         if self.bytes_read > self._max_bytes:
             raise PermanentOutputError(
                 f"output exceeds MAX_OUTPUT_BYTES ({self._max_bytes} bytes): not copied"
             )
-        self._sha256.update(data)
-        view = memoryview(data)
-        while view:
-            room = self._part_size - self._part_filled
-            piece, view = view[:room], view[room:]
-            self._part.update(piece)
-            self._part_filled += len(piece)
-            if self._part_filled == self._part_size:
-                self._close_part()
-
-    def _close_part(self) -> None:
-        self._part_digests.append(self._part.digest())
-        self._part = hashlib.sha256()
-        self._part_filled = 0
+        self._sha256.update(data)  # releases the GIL: uploads go on meanwhile
 
     @property
     def sha256_hex(self) -> str:
@@ -118,13 +117,6 @@ class StreamingReader:
     @property
     def sha256_b64(self) -> str:
         return base64.b64encode(self._sha256.digest()).decode()
-
-    def composite_b64(self) -> str:
-        """S3's checksum of a multipart upload: SHA-256 over the parts' SHA-256 digests."""
-        digests = list(self._part_digests)
-        if self._part_filled:
-            digests.append(self._part.copy().digest())
-        return base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode()
 
 
 @dataclass
@@ -156,7 +148,7 @@ class LinkFetcher:
 
     @contextmanager
     def open(
-        self, url: str, *, max_bytes: int, part_size: int, deadline: Deadline | None = None
+        self, url: str, *, max_bytes: int, deadline: Deadline | None = None
     ) -> Iterator[OpenedLink]:
         """Yield a reader over the link's body, or raise an OutputError saying why not."""
         self._guard.check(url)
@@ -171,7 +163,7 @@ class LinkFetcher:
                 raise PermanentOutputError(
                     f"output is {length} bytes, over MAX_OUTPUT_BYTES ({max_bytes}): not copied"
                 )
-            yield OpenedLink(StreamingReader(response, max_bytes, part_size, deadline), length)
+            yield OpenedLink(StreamingReader(response, max_bytes, deadline), length)
         finally:
             if response.status == 200 and response.length_remaining == 0:
                 response.release_conn()  # fully read: the connection can be reused

@@ -193,3 +193,54 @@ def test_given_an_analytics_event_naming_call_analytics_job_name_then_it_is_acce
         "call-9",
         "FAILED",
     )
+
+
+def test_given_a_bad_event_then_each_wrong_field_is_named_with_what_was_expected(
+    sink: RecordingMetrics,
+) -> None:
+    event = good_event(TranscriptionJobName="call 1", TranscriptionJobStatus="IN_PROGRESS") | {
+        "source": "aws.s3",
+        "time": "timestamp",
+    }
+    reasons = handle(event, FakeArchiver(), sink)["reasons"]
+    assert [r.split(":")[0] for r in reasons] == [
+        "source",
+        "time",
+        "detail.TranscriptionJobName",
+        "detail.TranscriptionJobStatus",
+    ]
+    assert "'aws.transcribe'" in reasons[0]
+    assert "COMPLETED, FAILED" in reasons[3]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "expected"),
+    [
+        ({"time": "2026-11-23T10:16:40+02:00"}, datetime(2026, 11, 23, 8, 16, 40, tzinfo=UTC)),
+        ({"time": "2026-11-23T10:16:40.250Z"}, datetime(2026, 11, 23, 10, 16, 40, 250000, UTC)),
+        # Re-driven by other tooling: only source, detail-type, time and detail are needed.
+        ({"version": None, "id": None, "account": None, "region": None, "resources": []}, None),
+    ],
+)
+def test_given_an_event_in_another_accepted_form_then_the_run_is_archived_at_its_utc_time(
+    sink: RecordingMetrics, envelope: dict[str, Any], expected: datetime | None
+) -> None:
+    archiver: Any = FakeArchiver()
+    assert handle(good_event() | envelope, archiver, sink)["outcome"] == "ARCHIVED"
+    assert archiver.calls[0]["event_time"] == (
+        expected or datetime(2026, 11, 23, 10, 16, 40, tzinfo=UTC)
+    )
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [{"id": 7}, {"resources": "arn"}, {"resources": [1]}, {"time": 1795430200}, {"time": None}],
+)
+def test_given_a_malformed_envelope_field_then_the_event_is_rejected(
+    sink: RecordingMetrics, envelope: dict[str, Any]
+) -> None:
+    archiver: Any = FakeArchiver()
+    result = handle(good_event() | envelope, archiver, sink)
+    assert result["outcome"] == "REJECTED"
+    assert [r.split(":")[0] for r in result["reasons"]] == [next(iter(envelope))]
+    assert archiver.calls == []
