@@ -12,8 +12,11 @@ let every injected throttle slow all of them). The fault mix stays inside the re
 the contract gives (at most two expiries and three transient faults per output, API faults
 one at a time), so every job must end ARCHIVED, whole, with one history item, archived once
 (one version of each object in the versioned bucket), and nothing may be left for the
-dead-letter queue. A second, small test drives the same path past the budget to show that
-a retry resumes a run and that an event failing every receive ends as a dead letter.
+dead-letter queue. The events of a share of the jobs are withheld, as when EventBridge
+drops one: the sweep (issue 9), run as the stack's schedule runs it, archives exactly those,
+each once, and a second sweep right after archives nothing. A second, small test drives the
+same path past the budget to show that a retry resumes a run and that an event failing
+every receive ends as a dead letter.
 """
 
 from __future__ import annotations
@@ -45,10 +48,16 @@ from local_aws.event_source_mapping import (
     create_event_queue,
     send_events,
 )
-from local_aws.lambda_context import lambda_environments
+from local_aws.lambda_context import FakeLambdaContext, lambda_environments
 from local_aws.transcribe import ApiFaultKind, FakeTranscribe, Fault, GeneratedContent, OutputName
 from tests.conftest import serving
-from tests.integration.helpers import archive_names, assert_archived_whole, keys_under, only_run
+from tests.integration.helpers import (
+    archive_names,
+    assert_archived_whole,
+    keys_under,
+    only_run,
+    runs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +67,8 @@ CONCURRENCY: Final = DEFAULT_MAX_CONCURRENCY
 #: Share of jobs that get each kind of fault, and share of events delivered twice.
 FAULT_SHARE: Final = 0.10
 DUPLICATE_SHARE: Final = 0.06
+#: Share of jobs whose event never arrives (left for the sweep).
+WITHHELD_SHARE: Final = 0.06
 #: Retry budget per output that the injected faults stay within (archive.RetryPolicy
 #: allows 3 fresh links and 5 attempts per output).
 MAX_EXPIRIES_PER_OUTPUT: Final = 2
@@ -240,6 +251,11 @@ def plan_jobs(rng: random.Random) -> list[PlannedJob]:
             job.api_faults.append(kind)
     for job in rng.sample(jobs, math.ceil(JOBS * DUPLICATE_SHARE)):
         job.deliveries = 2
+    # Events lost on the way: only jobs whose API faults and stale links would have met
+    # their first delivery (link faults are met by the sweep's copy just the same).
+    quiet = [j for j in jobs if not j.api_faults and not j.stale and j.deliveries == 1]
+    for job in rng.sample(quiet, math.ceil(JOBS * WITHHELD_SHARE)):
+        job.deliveries = 0
     return jobs
 
 
@@ -394,6 +410,12 @@ def test_given_jobs_under_every_fault_when_delivered_through_the_queue_then_each
     # When: every event goes through the queue, CONCURRENCY batches at a time.
     report = deliver_through_queue(fake, embedded_aws.client("sqs"), event_queue, deliveries)
     mapping = report.mapping
+    withheld = sorted(job.name for job in jobs if job.deliveries == 0)
+    assert sorted(job.name for job in jobs if not runs(db, table, job.name)) == withheld
+    # ... and the stack's schedule runs the sweep, twice in a row.
+    sweep = handler({"action": "sweep", "overlapMinutes": 15}, FakeLambdaContext())
+    versions_after_first = _versions(s3, bucket)
+    again = handler({"action": "sweep", "overlapMinutes": 15}, FakeLambdaContext())
     delivered = time.monotonic()
     requests = fake.requests
     served = Counter(r.fault for r in requests if r.fault)
@@ -407,7 +429,7 @@ def test_given_jobs_under_every_fault_when_delivered_through_the_queue_then_each
         f"({len(retried)} jobs retried), {len(mapping.failed_batches)} failed batches, "
         f"{len(report.dead_letters)} dead letters; jobs per fault kind {dict(planned)}; "
         f"faults served {dict(served)}; stale answers {sum(fake.stale_answers.values())}; "
-        f"Get…Job answers by status {dict(lookups)}; "
+        f"Get…Job answers by status {dict(lookups)}; sweeps {sweep} then {again}; "
         f"setup {set_up - started:.1f}s, delivery {delivered - set_up:.1f}s",
         flush=True,
     )
@@ -415,6 +437,15 @@ def test_given_jobs_under_every_fault_when_delivered_through_the_queue_then_each
     # Then: nothing is left for the DLQ, no invocation failed as a whole, and every message
     # (duplicates included) was deleted exactly once ...
     assert report.dead_letters == [], report.dead_letters[:5]
+    # ... the sweep found exactly the withheld runs and archived each (the second nothing) ...
+    assert sweep["recovered"] == len(withheld) > 0, sweep
+    assert sweep["verdicts"] == {
+        "ALREADY_ARCHIVED": JOBS - len(withheld),
+        "ARCHIVED": len(withheld),
+    }
+    assert again["recovered"] == 0
+    assert again["verdicts"] == {"ALREADY_ARCHIVED": JOBS}, again
+    assert _versions(s3, bucket) == versions_after_first
     assert mapping.failed_batches == [], mapping.failed_batches[:3]
     assert mapping.deleted == Counter(list(report.deliveries))
     assert mapping.max_in_flight <= CONCURRENCY
@@ -480,9 +511,16 @@ def _versions(s3: Any, bucket: str) -> Counter[str]:
 
 
 def _count_items(db: Any, table: str) -> int:
-    """A test-side census of the whole table (the product itself never scans)."""
+    """A test-side census of the job runs in the table (the product itself never scans);
+    the sweep's watermark items (JobName ``#sweep``) are not runs."""
     total = 0
-    kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "ConsistentRead": True}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Select": "COUNT",
+        "ConsistentRead": True,
+        "FilterExpression": "JobName <> :sweep",
+        "ExpressionAttributeValues": {":sweep": {"S": "#sweep"}},
+    }
     for _ in range(10_000):
         page = db.scan(**kwargs)
         total += int(page["Count"])
