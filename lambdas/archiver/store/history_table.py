@@ -1,7 +1,7 @@
 """The history table: one item per job run, written with conditions so runs never collide.
 
 Concurrency control lives in the run's own item. Before copying anything, an invocation
-takes a lease on the item (``LeaseOwner`` / ``LeaseExpiresAt``) with a conditional update
+takes a lease on the item (``LeaseOwner`` / ``LeaseExpiresAt``) with a conditional write
 that fails when the run is already ARCHIVED or another live lease holds it. The final
 record is written only while the lease is still ours, and replaces the lease attributes.
 Two deliveries of one event, in sequence or at once, therefore copy once and write one item.
@@ -16,7 +16,8 @@ instead (:func:`shared_key`), so both are recorded and neither overwrites the ot
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
@@ -93,7 +94,44 @@ class HistoryTable:
         times, languages, ArchiveStatus INCOMPLETE with the reason "under way"), so a run cut
         off before its final record is still listed, by every index, from the first moment.
         Outputs an earlier attempt archived are kept as they are.
+
+        A run seen for the first time (nearly every one) is created whole by one conditional
+        PutItem. Only when its item exists already does the answer of that PutItem (the item,
+        returned with the failed condition) decide: settled, the other kind's, or leased by
+        a live invocation ends it there; otherwise a conditional UpdateItem takes the lease
+        and keeps what the earlier attempt recorded. Duplicates thus cost one request, and a
+        first delivery writes no update expression (which the embedded AWS is slow to parse).
         """
+        leased = replace(start, outputs={}, lease_owner=owner, lease_expires_at=lease_until)
+        try:
+            self._db.put_item(
+                TableName=self.name,
+                Item=leased.to_item(),
+                ConditionExpression="attribute_not_exists(JobName)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return Claim.CLAIMED, None
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            # The item as it is, returned with the failed condition (not in botocore's
+            # error type, hence the cast).
+            held = cast("dict[str, Any] | None", exc.response.get("Item"))
+        current = (
+            HistoryRecord.from_item(held)
+            if held
+            else self.get_run(start.job_name, start.created_at)
+        )
+        if current is not None:
+            verdict = _verdict(current, start.kind, now)
+            if verdict is not None:
+                return verdict, current
+        return self._update_claim(start, owner, now=now, lease_until=lease_until)
+
+    def _update_claim(
+        self, start: HistoryRecord, owner: str, *, now: float, lease_until: float
+    ) -> tuple[Claim, HistoryRecord | None]:
+        """The lease on an existing item (an earlier attempt's), under the same conditions."""
         known = {
             k: v
             for k, v in start.to_plain().items()
@@ -137,11 +175,8 @@ class HistoryTable:
             if not _condition_failed(exc):
                 raise
             current = self.get_run(start.job_name, start.created_at)
-            if current is not None and _other_kind(current, start.kind):
-                return Claim.OTHER_KIND, current
-            if current is not None and current.settled:
-                return Claim.SETTLED, current
-            return Claim.BUSY, current
+            verdict = None if current is None else _verdict(current, start.kind, now)
+            return verdict or Claim.BUSY, current
         old = response.get("Attributes")
         return Claim.CLAIMED, HistoryRecord.from_item(old) if old else None
 
@@ -198,6 +233,17 @@ class HistoryTable:
                 return False
             raise
         return True
+
+
+def _verdict(current: HistoryRecord, kind: JobKind, now: float) -> Claim | None:
+    """Why an existing item may not be leased now, or None if it may."""
+    if _other_kind(current, kind):
+        return Claim.OTHER_KIND
+    if current.settled:
+        return Claim.SETTLED
+    if current.lease_is_live(now):
+        return Claim.BUSY
+    return None
 
 
 def _other_kind(item: HistoryRecord, kind: JobKind) -> bool:

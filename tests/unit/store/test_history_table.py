@@ -148,3 +148,72 @@ def test_given_an_item_without_kind_when_either_kind_claims_then_it_counts_as_th
     assert claim is Claim.SETTLED
     assert held is not None and held.archive_status == PURGED
     assert table.get_run_of(JobKind.CALL_ANALYTICS, *KEY) == held
+
+
+# -- what a claim costs: one request for a new run and for a duplicate ----------------------
+
+
+def _count_calls(client: Any) -> list[str]:
+    calls: list[str] = []
+    client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_given_a_new_run_when_claimed_then_one_put_creates_it_with_what_is_known(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    calls = _count_calls(aws["dynamodb"])
+    assert table.claim(START, "owner-a", now=100.0, lease_until=200.0) == (Claim.CLAIMED, None)
+    assert calls == ["PutItem"]
+    item = table.get_run(*KEY)
+    assert item is not None
+    assert (item.job_status, item.completed_at, item.archive_status, item.lease_owner) == (
+        "COMPLETED",
+        "2026-11-23T10:16:40.000Z",
+        INCOMPLETE,
+        "owner-a",
+    )
+
+
+@pytest.mark.parametrize(
+    ("held", "expected"),
+    [
+        (record(ARCHIVED), Claim.SETTLED),
+        (record(PURGED), Claim.SETTLED),
+        (replace(START, job_kind=JobKind.CALL_ANALYTICS), Claim.OTHER_KIND),
+    ],
+)
+def test_given_a_settled_or_foreign_run_when_claimed_then_the_put_alone_answers(
+    aws: dict[str, Any], held: HistoryRecord, expected: Claim
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    assert table.put_if_absent(held)
+    calls = _count_calls(aws["dynamodb"])
+    claim, current = table.claim(TRANSCRIPTION_START, "dup", now=999.0, lease_until=2000.0)
+    assert (claim, calls) == (expected, ["PutItem"])
+    assert current is not None and current.archive_status == held.archive_status
+    assert table.get_run(*KEY) == held  # untouched
+
+
+def test_given_an_earlier_attempts_outputs_when_claimed_again_then_they_are_kept(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
+    stored = StoredObject("job.json", "s3://b/p/job.json", 3, "ab" * 32, "application/json")
+    earlier = record(INCOMPLETE, ArchiveError="cut", Outputs={"job.json": stored.as_record()})
+    assert table.complete(earlier, "owner-a")
+    calls = _count_calls(aws["dynamodb"])
+
+    claim, before = table.claim(START, "owner-b", now=300.0, lease_until=400.0)
+
+    assert claim is Claim.CLAIMED and calls == ["PutItem", "UpdateItem"]
+    assert before is not None and before.outputs == {"job.json": stored}
+    item = table.get_run(*KEY)
+    assert item is not None
+    assert (item.lease_owner, item.outputs, item.archive_error) == (
+        "owner-b",
+        {"job.json": stored},
+        "archiving under way",
+    )
