@@ -15,8 +15,9 @@ Each copy's CompleteMultipartUpload is timed too. The embedded S3 (moto 5.2) doe
 work there that S3 does not: it joins the parts into one object, and for a full-object
 checksum (``ChecksumType`` FULL_OBJECT, which the archiver sends, docs/contract.md) copies
 the whole object once more and computes its CRC32 over it, where S3 can derive it from
-the parts' CRCs (CRCs combine; that is why S3 offers full-object checksums for CRCs only). boto3's default sends a composite checksum, which moto builds from the parts alone.
-The "wall less completion" line shows the copies without that server-side step.
+the parts' CRCs (CRCs combine; that is why S3 offers full-object checksums for CRCs
+only). boto3's default sends a composite checksum, which moto builds from the parts
+alone. The "wall less completion" line shows the copies without that server-side step.
 """
 
 from __future__ import annotations
