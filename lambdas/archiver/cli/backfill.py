@@ -10,7 +10,7 @@ from rich.table import Table
 
 from archiver.aws import clients
 from archiver.cli import common
-from archiver.cli.render import text
+from archiver.cli.render import pending_table, text
 from archiver.logic.archive import Archiver
 from archiver.logic.backfill import FINISHED, Backfill, JobResult, list_finished_jobs
 from archiver.sources.transcribe import TranscribeJobs
@@ -64,15 +64,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     if args.dry_run:
         pending = report.with_verdict("PENDING")
-        table = Table(title=f"Would archive {len(pending)} of {report.listed} listed jobs")
-        for column in ("Job", "Created", "Status", "In the table now"):
-            table.add_column(column, overflow="fold")
-        for result in pending:
-            job = result.job
-            table.add_row(
-                text(job.name), text(job.created_at), text(job.status), text(result.reason)
-            )
-        out.print(table)
+        title = f"Would archive {len(pending)} of {report.listed} listed jobs"
+        out.print(pending_table(pending, title))
         return 0
 
     summary = Table(title="Backfill")

@@ -6,13 +6,17 @@ import csv
 import json
 import sys
 import unicodedata
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
 
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from archiver.contract import JobKind
+
+if TYPE_CHECKING:
+    from archiver.logic.backfill import JobResult
 
 CSV_COLUMNS: Final = (
     "JobName",
@@ -179,3 +183,14 @@ def text(value: Any, style: str = "") -> Text:
 def shorten(value: str, width: int) -> str:
     value = " ".join(value.split())
     return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def pending_table(pending: Iterable[JobResult], title: str) -> Table:
+    """What a ``--dry-run`` of ``backfill`` or ``sweep`` would archive, a job a row."""
+    table = Table(title=title)
+    for column in ("Job", "Created", "Status", "In the table now"):
+        table.add_column(column, overflow="fold")
+    for result in pending:
+        job = result.job
+        table.add_row(text(job.name), text(job.created_at), text(job.status), text(result.reason))
+    return table

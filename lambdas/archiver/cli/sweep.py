@@ -11,7 +11,7 @@ from rich.table import Table
 
 from archiver.aws import clients
 from archiver.cli import common
-from archiver.cli.render import REASON_WIDTH, shorten, text
+from archiver.cli.render import REASON_WIDTH, pending_table, shorten, text
 from archiver.logic.archive import Archiver
 from archiver.logic.backfill import JobResult
 from archiver.logic.sweep import DEFAULT_OVERLAP, Sweep
@@ -69,15 +69,8 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     windows = ", ".join(f"{kind.option} since {start}" for kind, start in result.kinds.items())
     if args.dry_run:
         pending = report.with_verdict("PENDING")
-        table = Table(title=f"Would archive {len(pending)} of {report.listed} jobs ({windows})")
-        for column in ("Job", "Created", "Status", "In the table now"):
-            table.add_column(column, overflow="fold")
-        for job_result in pending:
-            job = job_result.job
-            table.add_row(
-                text(job.name), text(job.created_at), text(job.status), text(job_result.reason)
-            )
-        out.print(table)
+        title = f"Would archive {len(pending)} of {report.listed} jobs ({windows})"
+        out.print(pending_table(pending, title))
         return 0
 
     summary = Table(title=f"Sweep ({windows})")
