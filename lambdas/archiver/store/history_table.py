@@ -114,18 +114,10 @@ class HistoryTable:
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-            # The item as it is, returned with the failed condition (not in botocore's
-            # error type, hence the cast).
-            held = cast("dict[str, Any] | None", exc.response.get("Item"))
-        current = (
-            HistoryRecord.from_item(held)
-            if held
-            else self.get_run(start.job_name, start.created_at)
-        )
-        if current is not None:
-            verdict = _verdict(current, start.kind, now)
-            if verdict is not None:
-                return verdict, current
+            current = _held(exc)
+        verdict = None if current is None else _verdict(current, start.kind, now)
+        if verdict is not None:
+            return verdict, current
         return self._update_claim(start, owner, now=now, lease_until=lease_until)
 
     def _update_claim(
@@ -166,6 +158,7 @@ class HistoryTable:
                 | values
             ),
             "ReturnValues": "ALL_OLD",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if names:
             request["ExpressionAttributeNames"] = names
@@ -174,7 +167,8 @@ class HistoryTable:
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-            current = self.get_run(start.job_name, start.created_at)
+            # Another invocation took the item since the PutItem saw it.
+            current = _held(exc)
             verdict = None if current is None else _verdict(current, start.kind, now)
             return verdict or Claim.BUSY, current
         old = response.get("Attributes")
@@ -252,6 +246,13 @@ def _other_kind(item: HistoryRecord, kind: JobKind) -> bool:
 
 def _key(job_name: str, created_at: str) -> dict[str, Any]:
     return to_dynamo({PARTITION_KEY: job_name, SORT_KEY: created_at})
+
+
+def _held(exc: ClientError) -> HistoryRecord | None:
+    """The item a failed condition was checked against (ReturnValuesOnConditionCheckFailure
+    ALL_OLD; botocore's error type does not declare the field, hence the cast)."""
+    item = cast("dict[str, Any] | None", exc.response.get("Item"))
+    return HistoryRecord.from_item(item) if item else None
 
 
 def _condition_failed(exc: ClientError) -> bool:

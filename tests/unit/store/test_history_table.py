@@ -217,3 +217,30 @@ def test_given_an_earlier_attempts_outputs_when_claimed_again_then_they_are_kept
         {"job.json": stored},
         "archiving under way",
     )
+
+
+def test_given_another_claim_between_the_put_and_the_update_then_only_one_owner_holds_it(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
+    assert table.complete(record(INCOMPLETE, ArchiveError="cut"), "owner-a")
+    # owner-c's claim lands after owner-b's PutItem saw the item free, before its update.
+    raced: list[Claim] = []
+
+    def rival(**_: Any) -> None:
+        if not raced:
+            raced.append(Claim.BUSY)  # marks the hook as spent before the nested claim
+            raced[0] = table.claim(START, "owner-c", now=300.0, lease_until=500.0)[0]
+
+    aws["dynamodb"].meta.events.register("before-call.dynamodb.UpdateItem", rival)
+    calls = _count_calls(aws["dynamodb"])
+
+    claim, current = table.claim(START, "owner-b", now=300.0, lease_until=400.0)
+
+    assert raced == [Claim.CLAIMED]
+    assert claim is Claim.BUSY
+    assert current is not None and current.lease_owner == "owner-c"
+    assert "GetItem" not in calls  # the failed update's own answer says who holds it
+    item = table.get_run(*KEY)
+    assert item is not None and item.lease_owner == "owner-c"
