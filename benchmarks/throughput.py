@@ -99,37 +99,20 @@ def bench_throughput(ctx: Context) -> list[Measurement]:
             THROUGHPUT_MIN,
             note="end to end against the embedded AWS, one warm process",
         ),
-        info(
-            "throughput",
-            "handler, sequential",
-            rate("handler", 1),
-            "jobs/s",
-            note=describe("handler", 1),
-            details=details("handler", 1),
-        ),
-        info(
-            "throughput",
-            f"handler, {pool_label}",
-            rate("handler", threads),
-            "jobs/s",
-            note=describe("handler", threads),
-            details=details("handler", threads),
-        ),
-        info(
-            "throughput",
-            "floor (same servers, minimum requests), sequential",
-            rate("floor", 1),
-            "jobs/s",
-            note=describe("floor", 1),
-            details=details("floor", 1),
-        ),
-        info(
-            "throughput",
-            f"floor, {pool_label}",
-            rate("floor", threads),
-            "jobs/s",
-            note=describe("floor", threads),
-            details=details("floor", threads),
+        *(
+            info(
+                "throughput",
+                f"{label}, {pool_label if pool > 1 else 'sequential'}",
+                rate(kind, pool),
+                "jobs/s",
+                note=describe(kind, pool),
+                details=details(kind, pool),
+            )
+            for kind, label in (
+                ("handler", "handler"),
+                ("floor", "floor (same servers, minimum requests)"),
+            )
+            for pool in (1, threads)
         ),
         judged(
             "throughput",

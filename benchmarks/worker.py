@@ -209,7 +209,7 @@ class Worker:
         Same part size and upload concurrency as the archiver, same servers; no checksum
         (``request_checksum_calculation="when_required"``), no verification, no records.
         """
-        pool, s3, _, _ = self._plain_clients()
+        s3 = self._plain_clients()[1]
         config = TransferConfig(
             multipart_threshold=part_size,
             multipart_chunksize=part_size,
@@ -217,27 +217,7 @@ class Worker:
             use_threads=True,
         )
         config.max_in_memory_upload_chunks = concurrency
-        self._time_completions(s3)
-        completion_before = self._completion_seconds
-        cpu_before = _cpu_seconds()
-        started = time.perf_counter()
-        response = pool.request(
-            "GET", url, preload_content=False, decode_content=False, redirect=False
-        )
-        if response.status != 200:
-            raise RuntimeError(f"baseline GET answered {response.status}")
-        s3.upload_fileobj(response, bucket, key, Config=config)
-        seconds = time.perf_counter() - started
-        cpu = _cpu_seconds() - cpu_before
-        response.release_conn()
-        head = s3.head_object(Bucket=bucket, Key=key)  # after the clock: not part of the copy
-        return {
-            "seconds": seconds,
-            "cpu": cpu,
-            "bytes": head["ContentLength"],
-            "memory": memory(),
-            "completion_seconds": self._completion_seconds - completion_before,
-        }
+        return self._stream_copy(s3, url, bucket, key, config)
 
     def default_copy(self, url: str, bucket: str, key: str, *, tls_like: bool) -> dict[str, Any]:
         """What a user writes instead: ``boto3.client("s3").upload_fileobj(link's stream)``.
@@ -247,8 +227,13 @@ class Worker:
         does not over https; ``tls_like`` turns only that signing off, to approximate the
         same copy against real S3.
         """
+        return self._stream_copy(self._default_s3(tls_like), url, bucket, key, None)
+
+    def _stream_copy(
+        self, s3: Any, url: str, bucket: str, key: str, config: TransferConfig | None
+    ) -> dict[str, Any]:
+        """GET the link and stream it into ``s3.upload_fileobj``: time, CPU, completion."""
         pool = self._plain_clients()[0]
-        s3 = self._default_s3(tls_like)
         self._time_completions(s3)
         completion_before = self._completion_seconds
         cpu_before = _cpu_seconds()
@@ -257,12 +242,12 @@ class Worker:
             "GET", url, preload_content=False, decode_content=False, redirect=False
         )
         if response.status != 200:
-            raise RuntimeError(f"default copy GET answered {response.status}")
-        s3.upload_fileobj(response, bucket, key)
+            raise RuntimeError(f"GET of the link answered {response.status}")
+        s3.upload_fileobj(response, bucket, key, Config=config)
         seconds = time.perf_counter() - started
         cpu = _cpu_seconds() - cpu_before
         response.release_conn()
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key)  # after the clock: not part of the copy
         return {
             "seconds": seconds,
             "cpu": cpu,
