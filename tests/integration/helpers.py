@@ -1,4 +1,5 @@
-"""Assertions shared by the integration suites: what a user finds in S3 and DynamoDB."""
+"""What the integration suites share: the world a test drives, and assertions on what a user
+finds in S3 and DynamoDB."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import hashlib
 import zlib
 from typing import Any
 
+from archiver.handler import handler
 from archiver.store.archive_bucket import PART_SIZE
 from archiver.store.record import from_dynamo
 
+from local_aws.archive_env import ArchiveEnv
+from local_aws.embedded_aws import EmbeddedAWS
+from local_aws.lambda_context import FakeLambdaContext
 from local_aws.transcribe import FakeTranscribe
 from local_aws.transcribe.model import JobType, OutputName
 
@@ -33,6 +38,26 @@ AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "o
 #: The history item's JobKind of each of the double's job kinds.
 JOB_KIND = {"transcription": "TRANSCRIPTION", "call-analytics": "CALL_ANALYTICS"}
 SECRETS = ("X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", "ASIA")
+
+
+class World:
+    """The embedded AWS, the archive (bucket, table) and the local Transcribe a test drives,
+    with the clients it reads them through; suites add their own steps in subclasses."""
+
+    def __init__(self, aws: EmbeddedAWS, env: ArchiveEnv, fake: FakeTranscribe) -> None:
+        self.aws, self.env, self.fake = aws, env, fake
+        self.s3 = aws.client("s3")
+        self.db = aws.client("dynamodb")
+        self.bucket, self.table = env.bucket, env.table
+
+    def invoke(self, event: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """The function's handler, invoked as Lambda would (``context``: FakeLambdaContext's)."""
+        result: dict[str, Any] = handler(event, FakeLambdaContext(**context))
+        return result
+
+    def whole(self, name: str) -> dict[str, Any]:
+        """The job's only run, checked archived whole (see :func:`assert_archived_whole`)."""
+        return assert_archived_whole(self.s3, self.db, self.bucket, self.table, self.fake, name)
 
 
 def output_of(name: str) -> OutputName | None:

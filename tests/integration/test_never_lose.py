@@ -22,7 +22,6 @@ import pytest
 from archiver.aws import clients
 from archiver.cli import main
 from archiver.errors import JobNotFinishedError, RetryableArchiveError
-from archiver.handler import handler
 from archiver.logic.archive import Archiver
 from archiver.logic.replay import Replay
 from archiver.settings import Settings
@@ -30,34 +29,26 @@ from archiver.sources.dead_letters import DeadLetterQueue
 
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
-from local_aws.lambda_context import FakeLambdaContext
 from local_aws.transcribe import FakeTranscribe, Fault, GeneratedContent
-from tests.integration.helpers import assert_archived_whole, only_run, runs
+from tests.integration.helpers import World, assert_archived_whole, only_run, runs
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
 
 
+class NeverLoseWorld(World):
+    def deliver(self, event: dict[str, Any], **context: Any) -> dict[str, Any]:
+        return self.invoke(event, **context)
+
+    def history(self, *argv: str) -> list[dict[str, Any]]:
+        return cli_json(*argv)
+
+
 @pytest.fixture
 def world(
     archive_env: ArchiveEnv, embedded_aws: EmbeddedAWS, fake_transcribe: FakeTranscribe
-) -> Any:
-    class World:
-        s3 = embedded_aws.client("s3")
-        db = embedded_aws.client("dynamodb")
-        bucket = archive_env.bucket
-        table = archive_env.table
-        fake = fake_transcribe
-        env = archive_env
-
-        def deliver(self, event: dict[str, Any], **context: Any) -> dict[str, Any]:
-            result: dict[str, Any] = handler(event, FakeLambdaContext(**context))
-            return result
-
-        def history(self, *argv: str) -> list[dict[str, Any]]:
-            return cli_json(*argv)
-
-    return World()
+) -> NeverLoseWorld:
+    return NeverLoseWorld(embedded_aws, archive_env, fake_transcribe)
 
 
 def cli_json(*argv: str) -> list[dict[str, Any]]:
@@ -93,7 +84,7 @@ def unfinished_event(fake: FakeTranscribe, name: str, status: str = "COMPLETED")
 
 
 def test_given_a_reused_name_when_the_old_runs_event_comes_late_then_it_gets_its_own_item(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("reused", status="FAILED", failure_reason="Unsupported media format")
@@ -116,7 +107,9 @@ def test_given_a_reused_name_when_the_old_runs_event_comes_late_then_it_gets_its
     assert items[b_before["CreatedAt"]] == b_before  # run B untouched
 
 
-def test_given_the_late_event_replayed_twice_then_run_a_still_has_one_item(world: Any) -> None:
+def test_given_the_late_event_replayed_twice_then_run_a_still_has_one_item(
+    world: NeverLoseWorld,
+) -> None:
     fake = world.fake
     fake.add_job("twice", status="FAILED")
     late_event = fake.event_for("twice")
@@ -133,7 +126,7 @@ def test_given_the_late_event_replayed_twice_then_run_a_still_has_one_item(world
 
 
 def test_given_an_incomplete_run_whose_job_is_deleted_when_a_duplicate_comes_then_no_phantom(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("opted-out", null_outputs=["transcript"])
@@ -153,7 +146,7 @@ def test_given_an_incomplete_run_whose_job_is_deleted_when_a_duplicate_comes_the
 
 
 def test_given_the_api_still_says_in_progress_when_the_event_comes_then_it_raises_for_a_retry(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     world.fake.add_job("lagging", status="IN_PROGRESS")
     with pytest.raises(JobNotFinishedError, match="IN_PROGRESS"):
@@ -162,7 +155,7 @@ def test_given_the_api_still_says_in_progress_when_the_event_comes_then_it_raise
 
 
 def test_given_read_lag_when_the_job_finishes_while_we_wait_then_it_is_archived(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("catching-up", status="IN_PROGRESS")
@@ -177,7 +170,7 @@ def test_given_read_lag_when_the_job_finishes_while_we_wait_then_it_is_archived(
 
 
 def test_given_a_copy_longer_than_the_invocation_then_the_run_records_why_before_the_timeout(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("slow", outputs={"transcript": GeneratedContent(2 * MiB, seed=3)})
@@ -198,7 +191,7 @@ def test_given_a_copy_longer_than_the_invocation_then_the_run_records_why_before
 
 
 def test_given_an_invocation_killed_mid_copy_then_the_run_is_listed_as_under_way(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("killed", outputs={"transcript": GeneratedContent(2 * MiB, seed=4)})
@@ -235,7 +228,7 @@ def test_given_an_invocation_killed_mid_copy_then_the_run_is_listed_as_under_way
 # -- 5. a lost lease is reported as what the table holds -----------------------------------
 
 
-def _take_over(world: Any, name: str, **attributes: Any) -> None:
+def _take_over(world: NeverLoseWorld, name: str, **attributes: Any) -> None:
     """Another invocation takes the run over while the first is still copying."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -257,7 +250,7 @@ def _take_over(world: Any, name: str, **attributes: Any) -> None:
 
 
 def test_given_the_lease_lost_to_a_finished_run_then_the_invocation_reports_the_table(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("stolen")
@@ -274,7 +267,7 @@ def test_given_the_lease_lost_to_a_finished_run_then_the_invocation_reports_the_
 
 
 def test_given_the_lease_lost_to_a_live_run_then_the_invocation_raises_for_a_retry(
-    world: Any,
+    world: NeverLoseWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("contested")
@@ -294,7 +287,7 @@ def test_given_the_lease_lost_to_a_live_run_then_the_invocation_raises_for_a_ret
 
 
 def test_given_slow_failing_messages_when_replayed_then_each_is_handled_once_and_replay_ends(
-    world: Any, embedded_aws: EmbeddedAWS
+    world: NeverLoseWorld, embedded_aws: EmbeddedAWS
 ) -> None:
     sqs = embedded_aws.client("sqs")
     url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]

@@ -21,7 +21,7 @@ from local_aws.archive_env import ArchiveEnv, drop_archive, new_archive
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.lambda_context import FakeLambdaContext
 from local_aws.transcribe import FakeTranscribe
-from tests.integration.helpers import runs
+from tests.integration.helpers import World, runs
 
 TOMBSTONE_ATTRIBUTES = {
     "JobName",
@@ -49,32 +49,26 @@ def versions(s3: Any, bucket: str, prefix: str) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+class PurgeWorld(World):
+    def archive(self, name: str, **job: Any) -> dict[str, Any]:
+        self.fake.add_job(name, **job)
+        result = self.invoke(self.fake.event_for(name, kind="transcription"))
+        assert result["outcome"] == "ARCHIVED", result
+        return result
+
+    def folder(self, result: dict[str, Any]) -> str:
+        return str(result["archiveUri"]).removeprefix(f"s3://{self.bucket}/")
+
+
 @pytest.fixture
 def world(
     archive_env: ArchiveEnv, embedded_aws: EmbeddedAWS, fake_transcribe: FakeTranscribe
-) -> Any:
-    class World:
-        s3 = embedded_aws.client("s3")
-        db = embedded_aws.client("dynamodb")
-        bucket = archive_env.bucket
-        table = archive_env.table
-        fake = fake_transcribe
-
-        def archive(self, name: str, **job: Any) -> dict[str, Any]:
-            self.fake.add_job(name, **job)
-            event = self.fake.event_for(name, kind="transcription")
-            result: dict[str, Any] = handler(event, FakeLambdaContext())
-            assert result["outcome"] == "ARCHIVED", result
-            return result
-
-        def folder(self, result: dict[str, Any]) -> str:
-            return str(result["archiveUri"]).removeprefix(f"s3://{self.bucket}/")
-
-    return World()
+) -> PurgeWorld:
+    return PurgeWorld(embedded_aws, archive_env, fake_transcribe)
 
 
 def test_given_a_redacted_job_then_every_object_carries_the_tags_retention_rules_use(
-    world: Any,
+    world: PurgeWorld,
 ) -> None:
     result = world.archive("tagged", redaction="redacted_and_unredacted")
     plain = world.archive("untagged")
@@ -94,7 +88,7 @@ def test_given_a_redacted_job_then_every_object_carries_the_tags_retention_rules
     }
 
 
-def test_given_a_dry_run_then_it_lists_every_version_and_changes_nothing(world: Any) -> None:
+def test_given_a_dry_run_then_it_lists_every_version_and_changes_nothing(world: PurgeWorld) -> None:
     result = world.archive("call-1", redaction="redacted_and_unredacted")
     folder = world.folder(result)
     # An older version and a delete marker, as a re-archive and a plain DeleteObject leave.
@@ -115,7 +109,7 @@ def test_given_a_dry_run_then_it_lists_every_version_and_changes_nothing(world: 
 
 
 def test_given_yes_and_a_reason_then_every_version_goes_and_a_pii_free_tombstone_stays(
-    world: Any,
+    world: PurgeWorld,
 ) -> None:
     first = world.archive("customer-42", redaction="redacted_and_unredacted", tags={"Caller": "x"})
     first_event = world.fake.event_for("customer-42")
@@ -152,7 +146,7 @@ def test_given_yes_and_a_reason_then_every_version_goes_and_a_pii_free_tombstone
     assert runs(world.db, world.table, "customer-42") == tombstones
 
 
-def test_given_run_then_only_that_run_is_purged(world: Any) -> None:
+def test_given_run_then_only_that_run_is_purged(world: PurgeWorld) -> None:
     first = world.archive("twice")
     world.fake.delete_job("twice")
     second = world.archive("twice")
@@ -167,7 +161,7 @@ def test_given_run_then_only_that_run_is_purged(world: Any) -> None:
     assert versions(world.s3, world.bucket, world.folder(second))
 
 
-def test_given_also_transcribe_then_the_job_is_deleted_there_too(world: Any) -> None:
+def test_given_also_transcribe_then_the_job_is_deleted_there_too(world: PurgeWorld) -> None:
     world.archive("gone-everywhere")
     code, _, err = cli("purge", "gone-everywhere", "--yes", "--also-transcribe")
     assert code == 0, err
@@ -184,7 +178,7 @@ def test_given_also_transcribe_then_the_job_is_deleted_there_too(world: Any) -> 
     ],
 )
 def test_given_an_unknown_job_or_no_confirmation_then_nothing_is_erased(
-    world: Any, argv: list[str], expected: tuple[int, str]
+    world: PurgeWorld, argv: list[str], expected: tuple[int, str]
 ) -> None:
     result = world.archive("call-1")
     before = versions(world.s3, world.bucket, world.folder(result))
@@ -228,7 +222,7 @@ def test_given_object_lock_retention_then_purge_refuses_naming_the_date_and_dele
 
 
 def test_given_a_call_analytics_run_and_a_transcription_run_of_one_name_then_both_go(
-    world: Any,
+    world: PurgeWorld,
 ) -> None:
     world.fake.add_call_analytics_job("shared-name", redaction="redacted_and_unredacted")
     analytics = handler(

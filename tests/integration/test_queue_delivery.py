@@ -33,7 +33,7 @@ from local_aws.event_source_mapping import (
 )
 from local_aws.lambda_context import FakeLambdaContext, lambda_environments
 from local_aws.transcribe import FakeTranscribe, Fault
-from tests.integration.helpers import assert_archived_whole, only_run, runs
+from tests.integration.helpers import World, only_run, runs
 
 pytestmark = pytest.mark.integration
 
@@ -41,14 +41,10 @@ pytestmark = pytest.mark.integration
 ATTEMPTS = RetryPolicy().max_attempts
 
 
-class World:
-    def __init__(self, aws: EmbeddedAWS, archive: ArchiveEnv, fake: FakeTranscribe) -> None:
-        self.aws, self.archive, self.fake = aws, archive, fake
-        self.s3, self.db, self.sqs = aws.client("s3"), aws.client("dynamodb"), aws.client("sqs")
-
-    def whole(self, name: str) -> dict[str, Any]:
-        a = self.archive
-        return assert_archived_whole(self.s3, self.db, a.bucket, a.table, self.fake, name)
+class QueueWorld(World):
+    def __init__(self, aws: EmbeddedAWS, env: ArchiveEnv, fake: FakeTranscribe) -> None:
+        super().__init__(aws, env, fake)
+        self.sqs = aws.client("sqs")
 
     @staticmethod
     def foreign_event() -> dict[str, Any]:
@@ -76,15 +72,15 @@ class World:
 @pytest.fixture
 def world(
     embedded_aws: EmbeddedAWS, archive_env: ArchiveEnv, fake_transcribe: FakeTranscribe
-) -> World:
-    return World(embedded_aws, archive_env, fake_transcribe)
+) -> QueueWorld:
+    return QueueWorld(embedded_aws, archive_env, fake_transcribe)
 
 
 # -- the handler, handed a batch ------------------------------------------------------------
 
 
 def test_given_a_batch_of_good_failing_and_foreign_records_then_only_the_failing_one_comes_back(
-    world: World,
+    world: QueueWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("good-one")
@@ -104,14 +100,14 @@ def test_given_a_batch_of_good_failing_and_foreign_records_then_only_the_failing
     assert response == {"batchItemFailures": [{"itemIdentifier": records[1]["messageId"]}]}
     world.whole("good-one")
     world.whole("good-two")
-    failing = only_run(world.db, world.archive.table, "link-keeps-failing")
+    failing = only_run(world.db, world.table, "link-keeps-failing")
     assert failing["ArchiveStatus"] == "INCOMPLETE"
     assert "transcript.json" in failing["ArchiveError"]
     assert "subtitles.srt" in failing["Outputs"]  # what could be copied is kept
-    assert runs(world.db, world.archive.table, "whatever.json") == []
+    assert runs(world.db, world.table, "whatever.json") == []
 
 
-def test_given_a_direct_eventbridge_event_then_it_is_still_archived(world: World) -> None:
+def test_given_a_direct_eventbridge_event_then_it_is_still_archived(world: QueueWorld) -> None:
     world.fake.add_job("direct", subtitle_formats=["vtt"])
 
     response = handler(world.fake.event_for("direct"), FakeLambdaContext())
@@ -121,7 +117,7 @@ def test_given_a_direct_eventbridge_event_then_it_is_still_archived(world: World
 
 
 def test_given_the_same_event_twice_in_one_batch_then_one_run_one_copy_and_no_failure(
-    world: World,
+    world: QueueWorld,
 ) -> None:
     world.fake.add_job("twice", subtitle_formats=["srt"])
     event = json.dumps(world.fake.event_for("twice"))
@@ -138,7 +134,7 @@ def test_given_the_same_event_twice_in_one_batch_then_one_run_one_copy_and_no_fa
 
 
 def test_given_a_late_event_of_a_reused_name_in_a_batch_then_each_run_keeps_its_own_item(
-    world: World,
+    world: QueueWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("reused", status="FAILED", failure_reason="Unsupported media format")
@@ -152,14 +148,14 @@ def test_given_a_late_event_of_a_reused_name_in_a_batch_then_each_run_keeps_its_
     )
 
     assert response == {"batchItemFailures": []}
-    items = runs(world.db, world.archive.table, "reused")
+    items = runs(world.db, world.table, "reused")
     assert sorted(item["JobStatus"] for item in items) == ["COMPLETED", "FAILED"]
     by_status = {item["JobStatus"]: item for item in items}
     assert by_status["COMPLETED"]["ArchiveStatus"] == "ARCHIVED"
     assert by_status["FAILED"]["ArchiveStatus"] == "INCOMPLETE"  # the run no longer exists
 
 
-def test_given_a_sweep_request_then_the_sweep_still_runs(world: World) -> None:
+def test_given_a_sweep_request_then_the_sweep_still_runs(world: QueueWorld) -> None:
     world.fake.add_job("event-lost")
 
     response = handler({"action": "sweep", "overlapMinutes": 15}, FakeLambdaContext())
@@ -181,7 +177,7 @@ MAX_RECEIVES = 2
 
 
 @pytest.fixture
-def event_queue(world: World) -> Iterator[EventQueue]:
+def event_queue(world: QueueWorld) -> Iterator[EventQueue]:
     queue = create_event_queue(
         world.sqs,
         f"archiver-events-{uuid.uuid4().hex[:10]}",
@@ -194,7 +190,7 @@ def event_queue(world: World) -> Iterator[EventQueue]:
 
 
 def test_given_events_through_the_queue_then_failures_retry_poison_parks_and_replay_ends_it(
-    world: World, event_queue: EventQueue, capsys: pytest.CaptureFixture[str]
+    world: QueueWorld, event_queue: EventQueue, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake = world.fake
     good = [f"queued-{i}" for i in range(5)]
@@ -234,7 +230,7 @@ def test_given_events_through_the_queue_then_failures_retry_poison_parks_and_rep
     assert report.received == once + Counter([by_name["flaky"], by_name["poison"]])
     # ... and the poison job waits in the dead-letter queue, its run INCOMPLETE with why.
     assert world.queue_bodies(event_queue.dlq_url) == [events[6]]
-    poison = only_run(world.db, world.archive.table, "poison")
+    poison = only_run(world.db, world.table, "poison")
     assert poison["ArchiveStatus"] == "INCOMPLETE"
     assert "500" in poison["ArchiveError"]
 

@@ -17,40 +17,28 @@ from typing import Any
 import pytest
 from archiver.aws import clients
 from archiver.cli import main
-from archiver.handler import handler
 
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
-from local_aws.lambda_context import FakeLambdaContext
 from local_aws.transcribe import FakeTranscribe
-from tests.integration.helpers import assert_archived_whole, only_run, runs
+from tests.integration.helpers import World, only_run, runs
 
 SWEEP = {"action": "sweep", "overlapMinutes": 15}
+
+
+class SweepWorld(World):
+    def deliver(self, name: str) -> dict[str, Any]:
+        return self.invoke(self.fake.event_for(name))
+
+    def scheduled_sweep(self) -> dict[str, Any]:
+        return self.invoke(dict(SWEEP))
 
 
 @pytest.fixture
 def world(
     archive_env: ArchiveEnv, embedded_aws: EmbeddedAWS, fake_transcribe: FakeTranscribe
-) -> Any:
-    class World:
-        s3 = embedded_aws.client("s3")
-        db = embedded_aws.client("dynamodb")
-        bucket = archive_env.bucket
-        table = archive_env.table
-        fake = fake_transcribe
-
-        def deliver(self, name: str) -> dict[str, Any]:
-            result: dict[str, Any] = handler(self.fake.event_for(name), FakeLambdaContext())
-            return result
-
-        def scheduled_sweep(self) -> dict[str, Any]:
-            result: dict[str, Any] = handler(dict(SWEEP), FakeLambdaContext())
-            return result
-
-        def whole(self, name: str) -> dict[str, Any]:
-            return assert_archived_whole(self.s3, self.db, self.bucket, self.table, self.fake, name)
-
-    return World()
+) -> SweepWorld:
+    return SweepWorld(embedded_aws, archive_env, fake_transcribe)
 
 
 @contextlib.contextmanager
@@ -86,7 +74,7 @@ def sweep_cli(*argv: str) -> tuple[int, str]:
 
 
 def test_given_withheld_events_when_swept_twice_then_exactly_those_runs_are_archived_once(
-    world: Any,
+    world: SweepWorld,
 ) -> None:
     fake = world.fake
     delivered = [f"heard-{n}" for n in range(3)]
@@ -116,7 +104,7 @@ def test_given_withheld_events_when_swept_twice_then_exactly_those_runs_are_arch
 
 
 def test_given_a_job_running_for_hours_when_its_event_is_lost_then_a_later_sweep_takes_it(
-    world: Any,
+    world: SweepWorld,
 ) -> None:
     fake = world.fake
     long_ago = datetime.now(UTC) - timedelta(hours=3)
@@ -133,7 +121,7 @@ def test_given_a_job_running_for_hours_when_its_event_is_lost_then_a_later_sweep
 
 
 def test_given_no_watermark_then_the_first_sweep_reaches_back_a_day_unless_since(
-    world: Any,
+    world: SweepWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("yesterday-ish", creation_time=datetime.now(UTC) - timedelta(hours=20))
@@ -152,7 +140,7 @@ def test_given_no_watermark_then_the_first_sweep_reaches_back_a_day_unless_since
 
 
 def test_given_incomplete_runs_then_the_sweep_retries_only_what_retrying_can_cure(
-    world: Any,
+    world: SweepWorld,
 ) -> None:
     fake = world.fake
     fake.add_job("opted-out", null_outputs=["transcript"])
@@ -195,7 +183,7 @@ def test_given_incomplete_runs_then_the_sweep_retries_only_what_retrying_can_cur
 
 
 def test_given_a_dry_run_then_the_sweep_lists_what_it_would_archive_and_changes_nothing(
-    world: Any,
+    world: SweepWorld,
 ) -> None:
     world.fake.add_job("lost")
     code, out = sweep_cli("--dry-run")
@@ -214,7 +202,7 @@ def test_given_a_dry_run_then_the_sweep_lists_what_it_would_archive_and_changes_
     assert [f["CreatedAt"]["S"] for f in floors] == ["TRANSCRIPTION"]
 
 
-def test_given_the_watermark_item_then_history_never_lists_it(world: Any) -> None:
+def test_given_the_watermark_item_then_history_never_lists_it(world: SweepWorld) -> None:
     world.fake.add_job("any")
     world.scheduled_sweep()
     out = io.StringIO()
