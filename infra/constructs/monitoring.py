@@ -111,6 +111,23 @@ class Monitoring(Construct):
             "sourceKmsKeyArns, MAX_OUTPUT_BYTES), then `transcribe-archiver backfill`.",
         )
         self._alarm(
+            "SweepKindsFailed",
+            archiver_metric(contract.Metric.SWEEP_KINDS_FAILED),
+            "The sweep could not list one job kind (throttling that outlasted the retries, "
+            "a kind the region does not offer, a missing permission); the other kinds were "
+            "swept and this kind's floor was kept, so the next sweep reads the same window. "
+            "The function's log names the kind and the error; in a region without a kind, "
+            "leave it out of the jobKinds context key and redeploy.",
+        )
+        self._alarm(
+            "SweepRunsFailed",
+            archiver_metric(contract.Metric.SWEEP_RUNS_FAILED),
+            "The sweep could not settle a job run this time (a fault, time ran out); the run "
+            "holds the sweep's floor and is tried again by every scheduled sweep until it "
+            "settles. The function's log names the run and the reason; "
+            "`transcribe-archiver sweep --dry-run` lists what is pending.",
+        )
+        self._alarm(
             "EventsRejected",
             archiver_metric(contract.Metric.EVENTS_REJECTED),
             "Informational: the archiver received events it does not handle (wrong source, "
@@ -234,6 +251,8 @@ class Monitoring(Construct):
                     archiver_metric(contract.Metric.ARCHIVE_ERRORS),
                     archiver_metric(contract.Metric.EVENTS_REJECTED),
                     archiver_metric(contract.Metric.LINKS_REFRESHED),
+                    archiver_metric(contract.Metric.SWEEP_KINDS_FAILED),
+                    archiver_metric(contract.Metric.SWEEP_RUNS_FAILED),
                 ],
             ),
             _graph("Bytes archived", [archiver_metric(contract.Metric.BYTES_ARCHIVED)]),

@@ -198,3 +198,7 @@ class Metric(enum.StrEnum):
     EVENTS_REJECTED = "EventsRejected"
     DUPLICATES_SKIPPED = "DuplicatesSkipped"
     JOBS_RECOVERED_BY_SWEEP = "JobsRecoveredBySweep"
+    #: A job kind whose listing failed in a sweep (its floor stays; the other kinds go on).
+    SWEEP_KINDS_FAILED = "SweepKindsFailed"
+    #: A run the sweep tried and could not settle this time (it stays for the next sweep).
+    SWEEP_RUNS_FAILED = "SweepRunsFailed"

@@ -59,6 +59,8 @@ def _expected_alarms(synth: Synth) -> list[tuple[str, str, Any]]:
         (contract.METRICS_NAMESPACE, contract.Metric.ARCHIVE_ERRORS, ARCHIVER_DIMENSIONS),
         (contract.METRICS_NAMESPACE, contract.Metric.JOBS_INCOMPLETE, ARCHIVER_DIMENSIONS),
         (contract.METRICS_NAMESPACE, contract.Metric.EVENTS_REJECTED, ARCHIVER_DIMENSIONS),
+        (contract.METRICS_NAMESPACE, contract.Metric.SWEEP_KINDS_FAILED, ARCHIVER_DIMENSIONS),
+        (contract.METRICS_NAMESPACE, contract.Metric.SWEEP_RUNS_FAILED, ARCHIVER_DIMENSIONS),
     ]
 
 
@@ -179,7 +181,7 @@ def test_given_every_configuration_then_dashboard_shows_every_archiver_metric(
     assert render(dashboard["Properties"]["DashboardName"]) == (
         f"{each.config.stack_name}-<AWS::Region>"
     )
-    assert len(metric_names) == 10
+    assert len(metric_names) == 12
     for metric in set(metric_names) - {contract.Metric.ARCHIVE_LATENCY}:
         assert (metric, "Sum") in archiver_lines, metric
     for stat in ("p50", "p99", "Maximum"):
