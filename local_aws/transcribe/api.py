@@ -100,7 +100,7 @@ def answer(double: FakeTranscribe, op: str, body: Mapping[str, Any]) -> dict[str
     """The response to one call: an injected fault, a quota refusal, or the operation's."""
     fault = double.api_faults.take(op)
     if fault is not None:
-        raise _fault_error(fault, double.throttle_status)
+        raise _fault_error(fault, double.throttle_status, op)
     if not double.quotas.allow(op):
         raise ApiError(
             double.throttle_status, "LimitExceededException", "Rate exceeded", "throttle"
@@ -121,7 +121,7 @@ def recorded_job(op: str, body: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _fault_error(fault: ApiFaultKind, throttle_status: int) -> ApiError:
+def _fault_error(fault: ApiFaultKind, throttle_status: int, op: str) -> ApiError:
     if fault == "throttle":
         return ApiError(throttle_status, "LimitExceededException", "Rate exceeded", fault)
     if fault == "internal":
@@ -134,6 +134,17 @@ def _fault_error(fault: ApiFaultKind, throttle_status: int) -> ApiError:
         )
     if fault == "not_found":
         return ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE, fault)
+    if fault == "access_denied":
+        # A caller not granted the action (a kind left out of the stack's jobKinds).
+        return ApiError(
+            400,
+            "AccessDeniedException",
+            f"User is not authorized to perform: transcribe:{op}",
+            fault,
+        )
+    if fault == "html_forbidden":
+        # What a proxy or firewall in front of the service answers: a web page, no JSON.
+        return ApiError(403, "", "Forbidden", fault)
     return ApiError(
         400,
         "NotFoundException",

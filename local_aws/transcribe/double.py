@@ -163,7 +163,8 @@ class FakeTranscribe(LocalServer[DoubleServer]):
 
         ``throttle``: LimitExceededException (throttle_status); ``internal``: 500
         InternalFailureException; ``not_found``: BadRequestException "The requested job
-        couldn't be found..."; ``not_found_exception``: NotFoundException.
+        couldn't be found..."; ``not_found_exception``: NotFoundException;
+        ``access_denied``: AccessDeniedException; ``html_forbidden``: a proxy's 403 web page.
         """
         self.api_faults.add(op, n, kind)
 
@@ -344,6 +345,15 @@ class FakeTranscribe(LocalServer[DoubleServer]):
             raise ValueError(f"job {job_name!r} has no {output} link")
         with self._fault_lock:
             run.faults.setdefault(output, deque()).extend(faults)
+
+    def clear_link_faults(self) -> None:
+        """Drop every link fault still queued (the world calms down)."""
+        with self._fault_lock:
+            for store in self._stores.values():
+                for name in store.names():
+                    run = store.find(name)
+                    if run is not None:
+                        run.faults.clear()
 
     def event_for(
         self,

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-ApiFaultKind = Literal["throttle", "internal", "not_found", "not_found_exception"]
+ApiFaultKind = Literal[
+    "throttle", "internal", "not_found", "not_found_exception", "access_denied", "html_forbidden"
+]
 
 #: Transcribe quotas (requests per second); see docs/transcribe-facts.md.
 DEFAULT_RATE_LIMITS: Final[Mapping[str, float | None]] = {
@@ -37,6 +39,7 @@ class Fault:
         "delay",
         "redirect",
         "forbidden",
+        "trickle",
     ]
     code: int = 0
     seconds: float = 0.0
@@ -80,6 +83,13 @@ class Fault:
     def redirect(cls, location: str) -> Fault:
         """302 Found to ``location`` (e.g. another host, or the instance metadata address)."""
         return cls("redirect", code=302, location=location)
+
+    @classmethod
+    def trickle(cls, seconds_per_byte: float, fraction: float = 0.1) -> Fault:
+        """Full headers and ``fraction`` of the body at once, then one byte every
+        ``seconds_per_byte``: each socket read on the client gets a byte before its own
+        timeout, so only a deadline across reads stops it."""
+        return cls("trickle", seconds=seconds_per_byte, fraction=fraction)
 
     @classmethod
     def forbidden(cls) -> Fault:

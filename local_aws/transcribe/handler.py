@@ -102,11 +102,27 @@ class DoubleHandler(OutputServing):
         self.send_header("Content-Length", str(length))
 
     def _api_error(self, error: api.ApiError) -> None:
+        if error.fault == "html_forbidden":
+            self._html_error(error)
+            return
         payload = json.dumps({"__type": error.code, "Message": error.message}).encode()
         op = api.operation_of(self.headers)
         self._log(error.status, op=op or "?", fault=error.fault, content_length=len(payload))
         self.send_response(error.status)
         self._api_headers(len(payload))
         self.send_header("x-amzn-ErrorType", error.code)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _html_error(self, error: api.ApiError) -> None:
+        payload = (
+            b"<html>\r\n<head><title>403 Forbidden</title></head>\r\n"
+            b"<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n"
+            b"<hr><center>request blocked by policy</center>\r\n</body>\r\n</html>\r\n"
+        )
+        self._log(error.status, op=api.operation_of(self.headers) or "?", fault=error.fault)
+        self.send_response(error.status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from local_aws.transcribe import links
-from local_aws.transcribe.content import content_etag, content_size, iter_content
+from local_aws.transcribe.content import Content, content_etag, content_size, iter_content
 from local_aws.transcribe.faults import Fault
 from local_aws.transcribe.jobs import JobRun
 from local_aws.transcribe.model import OutputName
@@ -139,7 +139,7 @@ class OutputServing(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return True
             return False
-        elif fault.kind in ("reset_mid_body", "short_read"):
+        elif fault.kind in ("reset_mid_body", "short_read", "trickle"):
             self._serve(run, output, fault=fault.kind, cut=fault)
         return True
 
@@ -201,12 +201,27 @@ class OutputServing(BaseHTTPRequestHandler):
                     sent += len(piece)
                 if sent >= limit or self.server.closing.is_set():
                     break
+            if cut is not None and cut.kind == "trickle":
+                sent += self._trickle(content, start + sent, end, cut.seconds)
         except OSError:  # the client went away (reset, broken pipe, timeout)
             self.close_connection = True
         finally:
             self.owner.request_log.add_served(sent)
         if cut is not None or sent < length:
             self._abort(rst=cut is not None and cut.kind == "reset_mid_body")
+
+    def _trickle(self, content: Content, start: int, end: int, interval: float) -> int:
+        """The rest of the body one byte per ``interval``, until the client or the server
+        goes away; bytes sent."""
+        sent = 0
+        for chunk in iter_content(content, start, end):
+            for offset in range(len(chunk)):
+                if self.server.closing.wait(interval):
+                    return sent
+                self.wfile.write(chunk[offset : offset + 1])
+                self.wfile.flush()
+                sent += 1
+        return sent
 
     def _abort(self, *, rst: bool) -> None:
         """End the connection mid-body: RST for a reset, FIN for a short read."""
