@@ -16,7 +16,7 @@ from archiver.contract import (
 )
 from archiver.errors import ConfigurationError
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -49,7 +49,7 @@ class Settings:
         table = env.get("JOBS_TABLE", "").strip()
         if not bucket:
             raise ConfigurationError("ARCHIVE_BUCKET is required (the archive bucket's name)")
-        if not _BUCKET_RE.match(bucket):
+        if not _BUCKET_RE.fullmatch(bucket):
             raise ConfigurationError(f"ARCHIVE_BUCKET {bucket!r} is not a valid S3 bucket name")
         if not table:
             raise ConfigurationError("JOBS_TABLE is required (the history table's name)")

@@ -8,12 +8,17 @@ from datetime import UTC, datetime
 def iso_ms(value: datetime) -> str:
     """``2026-11-23T10:15:02.123Z``: ISO 8601 UTC with milliseconds (sort keys, items)."""
     value = _utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # Not strftime("%Y"): the C library writes year 99 as "99", which sorts and parses wrong.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 def folder_stamp(value: datetime) -> str:
     """``20261123T101502Z``: a job run's folder under its job name."""
-    return _utc(value).strftime("%Y%m%dT%H%M%SZ")
+    value = _utc(value)
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}T{value:%H%M%S}Z"
 
 
 def parse_iso(text: str) -> datetime:

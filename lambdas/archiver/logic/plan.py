@@ -20,7 +20,7 @@ from archiver.models.jobs import JobDescription
 from archiver.models.outputs import PlannedOutput
 
 #: An extension safe to put into an object key (it comes from a link Transcribe returned).
-_SAFE_EXTENSION: Final = re.compile(r"^[a-z0-9]{1,8}$")
+_SAFE_EXTENSION: Final = re.compile(r"[a-z0-9]{1,8}")
 
 
 def plan_outputs(job: JobDescription, *, archive_unredacted: bool) -> list[PlannedOutput]:
@@ -90,7 +90,7 @@ def _redacted_media(raw: Mapping[str, Any], *, redacted: bool) -> list[PlannedOu
     if not link and not redacted:
         return []
     extension = _extension(link) if link else ""
-    if not _SAFE_EXTENSION.match(extension):
+    if not _SAFE_EXTENSION.fullmatch(extension):
         # A null link still gets a name: the format the job ran with, when we know it.
         fallback = str(raw.get("MediaFormat") or "").lower()
         extension = fallback if fallback in MEDIA_CONTENT_TYPES else UNKNOWN_MEDIA_EXTENSION

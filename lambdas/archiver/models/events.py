@@ -24,7 +24,7 @@ from archiver.contract import (
 from archiver.timefmt import parse_iso
 
 #: What the Transcribe API accepts as a job name.
-_JOB_NAME: Final = re.compile(r"^[0-9a-zA-Z._-]{1,200}$")
+_JOB_NAME: Final = re.compile(r"[0-9a-zA-Z._-]{1,200}")
 #: Reasons kept per rejected event (enough to see what is wrong, short enough to log).
 _MAX_REASONS: Final = 10
 
@@ -113,7 +113,7 @@ def parse_job_event(event: object) -> JobEvent:
 
 def _check_detail(detail: dict[str, Any], shape: EventShape, reasons: list[str]) -> None:
     name = shape.name_in(detail)
-    if not isinstance(name, str) or not _JOB_NAME.match(name):
+    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
         reasons.append(
             f"detail.{shape.name_field}: expected 1-200 of 0-9 a-z A-Z . _ -, got {_shown(name)}"
         )

@@ -4,14 +4,26 @@ Nothing here holds a whole output in memory: the response is handed to the uploa
 file-like reader that hashes and counts bytes as they pass and refuses to go past the size
 limit. Redirects are followed by hand so that each hop is checked; urllib3's own retries
 are off because a retry must restart the whole copy, which the caller does.
+
+Time is bounded by the caller's deadline, not only between reads: a link that answers and
+then trickles a byte a minute would keep one socket read (and so one multipart part)
+waiting far past it, each read's timeout restarting with every byte. At the deadline a
+watchdog shuts the connection's socket, so the read in progress ends at once and the run is
+recorded as cut off, with the reason, before Lambda's own timeout kills it.
+
+A link's path is sent exactly as the service gave it: Transcribe accepts the job names
+``.`` and ``..``, and removing dot segments (as ``PoolManager.request`` does) would change
+the path, break the presigned signature and fetch another object.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import socket
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -49,10 +61,15 @@ class StreamingReader:
     """
 
     def __init__(
-        self, response: BaseHTTPResponse, max_bytes: int, deadline: Deadline | None = None
+        self,
+        response: BaseHTTPResponse,
+        max_bytes: int,
+        deadline: Deadline | None = None,
+        watchdog: _Watchdog | None = None,
     ) -> None:
         self._response = response
         self._deadline = deadline
+        self._watchdog = watchdog
         self._max_bytes = max_bytes
         self._sha256 = hashlib.sha256()
         self.bytes_read = 0
@@ -85,7 +102,7 @@ class StreamingReader:
         self._consume(buffer[:filled])
         return filled
 
-    @contextmanager
+    @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
         if self._deadline is not None and self._deadline.expired():
             # Checked on every part, not only between attempts: the run records where it
@@ -95,9 +112,14 @@ class StreamingReader:
             )
         try:
             yield
-        except HTTPError as exc:
-            raise TransientOutputError(f"read failed mid-body: {redact(str(exc))}") from None
-        except OSError as exc:
+        except (HTTPError, OSError) as exc:
+            if self._watchdog is not None and self._watchdog.fired:
+                raise OutOfTimeError(
+                    f"out of time after {self.bytes_read} bytes (the link was still sending); "
+                    "the copy restarts on retry"
+                ) from None
+            if isinstance(exc, HTTPError):
+                raise TransientOutputError(f"read failed mid-body: {redact(str(exc))}") from None
             raise TransientOutputError(
                 f"connection failed mid-body: {exc.__class__.__name__}"
             ) from None
@@ -117,6 +139,29 @@ class StreamingReader:
     @property
     def sha256_b64(self) -> str:
         return base64.b64encode(self._sha256.digest()).decode()
+
+
+class _Watchdog:
+    """Shuts a response's socket when the deadline comes, ending any read in progress."""
+
+    def __init__(self, response: BaseHTTPResponse, deadline: Deadline) -> None:
+        self.fired = False
+        self._response = response
+        self._timer = threading.Timer(max(deadline.remaining(), 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        connection = getattr(self._response, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is None:
+            return  # already released: nothing is reading
+        self.fired = True
+        with contextlib.suppress(OSError):  # closed meanwhile
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 @dataclass
@@ -139,6 +184,8 @@ class LinkFetcher:
     ) -> None:
         self._guard = guard
         self._max_redirects = max_redirects
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
         self._pool = urllib3.PoolManager(
             num_pools=8,
             maxsize=pool_size,
@@ -146,7 +193,7 @@ class LinkFetcher:
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
         )
 
-    @contextmanager
+    @contextlib.contextmanager
     def open(
         self, url: str, *, max_bytes: int, deadline: Deadline | None = None
     ) -> Iterator[OpenedLink]:
@@ -155,7 +202,8 @@ class LinkFetcher:
         expiry = link_expiry(url)
         if expiry is not None and expiry <= datetime.now(UTC):
             raise LinkExpiredError(f"link {strip_query(url)} had expired before it was fetched")
-        response = self._get_following_redirects(url)
+        response = self._get_following_redirects(url, deadline)
+        watchdog = _Watchdog(response, deadline) if deadline is not None else None
         try:
             self._raise_for_status(response, url)
             length = _content_length(response)
@@ -163,24 +211,32 @@ class LinkFetcher:
                 raise PermanentOutputError(
                     f"output is {length} bytes, over MAX_OUTPUT_BYTES ({max_bytes}): not copied"
                 )
-            yield OpenedLink(StreamingReader(response, max_bytes, deadline), length)
+            yield OpenedLink(StreamingReader(response, max_bytes, deadline, watchdog), length)
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             if response.status == 200 and response.length_remaining == 0:
                 response.release_conn()  # fully read: the connection can be reused
             else:
                 response.close()  # a partly read body must not go back to the pool
 
-    def _get_following_redirects(self, url: str) -> BaseHTTPResponse:
+    def _get_following_redirects(self, url: str, deadline: Deadline | None) -> BaseHTTPResponse:
         origin = urlsplit(url)
         current = url
         for _ in range(self._max_redirects + 1):
+            parts = urlsplit(current)
+            # The request target exactly as given (see the module doc: no dot-segment removal).
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if deadline is not None and deadline.expired():
+                raise OutOfTimeError(f"out of time before {strip_query(current)} was requested")
             try:
-                response = self._pool.request(
+                response = self._pool.connection_from_url(current).urlopen(
                     "GET",
-                    current,
+                    target,
                     redirect=False,
                     preload_content=False,
                     decode_content=False,  # byte-identical copies: never decompress
+                    timeout=self._timeout(deadline),
                 )
             except HTTPError as exc:
                 raise TransientOutputError(
@@ -205,6 +261,13 @@ class LinkFetcher:
             self._guard.check(target)
             current = target
         raise PermanentOutputError(f"too many redirects from {strip_query(url)}")
+
+    def _timeout(self, deadline: Deadline | None) -> urllib3.Timeout:
+        """Connect and header timeouts, never past the deadline."""
+        left = self._read_timeout if deadline is None else max(deadline.remaining(), 0.1)
+        return urllib3.Timeout(
+            connect=min(self._connect_timeout, left), read=min(self._read_timeout, left)
+        )
 
     @staticmethod
     def _raise_for_status(response: BaseHTTPResponse, url: str) -> None:

@@ -20,9 +20,9 @@ from archiver.models.outputs import S3Location
 # s3.dualstack.<region>.amazonaws.com, and each of those behind "<bucket>." (virtual-hosted).
 _REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
 _S3_HOST_RE = re.compile(
-    rf"^(?:(?P<bucket>[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9])\.)?"
+    rf"(?:(?P<bucket>[a-z0-9][a-z0-9.-]{{1,61}}[a-z0-9])\.)?"
     rf"s3(?:[.-](?P<region>{_REGION})|\.dualstack\.(?P<dsregion>{_REGION}))?"
-    r"\.amazonaws\.com(?:\.cn)?$"
+    r"\.amazonaws\.com(?:\.cn)?"
 )
 _QUERY_RE = re.compile(r"\?[^\s'\"<>]*")
 
@@ -39,7 +39,7 @@ def strip_query(url: str) -> str:
 
 
 def is_s3_host(host: str) -> bool:
-    return bool(_S3_HOST_RE.match(host.lower()))
+    return bool(_S3_HOST_RE.fullmatch(host.lower()))
 
 
 def s3_location(url: str) -> S3Location | None:
@@ -55,7 +55,7 @@ def s3_location(url: str) -> S3Location | None:
         return S3Location(parts.netloc, key) if parts.netloc and key else None
     if parts.scheme != "https" or not parts.hostname:
         return None
-    match = _S3_HOST_RE.match(parts.hostname.lower())
+    match = _S3_HOST_RE.fullmatch(parts.hostname.lower())
     if not match:
         return None
     path = unquote(parts.path)
