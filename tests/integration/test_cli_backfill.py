@@ -155,18 +155,45 @@ def test_given_listing_is_throttled_when_backfilled_then_it_still_completes(
         assert_archived_whole(world["s3"], world["db"], env.bucket, env.table, fake, name)
 
 
-def test_given_a_job_that_cannot_be_archived_then_the_others_are_and_exit_is_1(
+def test_given_a_job_deleted_after_the_listing_then_it_is_recorded_incomplete_not_dropped(
     world: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake = world["fake"]
+    env, fake = world["env"], world["fake"]
+    listed = fake.describe("missed-failure")
     # Deleted between the listing and its turn: GetTranscriptionJob no longer knows it.
     fake.fail_api_next("GetTranscriptionJob", 1, kind="not_found")
 
     code, out, err = cli(capsys, "backfill", "--since", since_yesterday(), "--status", "FAILED")
 
+    # The run the listing showed is recorded under its own CreationTime, INCOMPLETE with
+    # the reason, never silently skipped.
+    assert code == 0, err
+    item = only_run(world["db"], env.table, "missed-failure")
+    assert item["CreatedAt"] == iso_ms(listed["CreationTime"])
+    assert item["ArchiveStatus"] == "INCOMPLETE"
+    assert item["JobStatus"] == "FAILED"
+    assert item["CompletedAt"] == iso_ms(listed["CompletionTime"])
+    assert "the run no longer exists" in item["ArchiveError"]
+    assert "the run no longer exists" in " ".join(out.split())
+    assert "Traceback" not in out + err
+
+    # An operator's backfill re-drives it once Transcribe answers again.
+    code, _, err = cli(capsys, "backfill", "--since", since_yesterday(), "--status", "FAILED")
+    assert code == 0, err
+    assert_archived_whole(world["s3"], world["db"], env.bucket, env.table, fake, "missed-failure")
+
+
+def test_given_a_job_that_cannot_be_archived_then_the_others_are_and_exit_is_1(
+    world: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = world["fake"]
+    fake.fail_api_next("GetTranscriptionJob", 11, kind="internal")  # its first try and 10 retries
+
+    code, out, err = cli(capsys, "backfill", "--since", since_yesterday(), "--status", "FAILED")
+
     assert code == 1
     assert "missed-failure" in out
-    assert "deleted from Transcribe before archiving" in " ".join(out.split())
+    assert "InternalFailureException" in " ".join(out.split())
     assert "1 job could not be archived" in err
     assert "Traceback" not in out + err
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from archiver.aws import clients
 from archiver.cli import common
 from archiver.cli.render import pending_table, text
+from archiver.contract import JobKind
 from archiver.logic.archive import Archiver
 from archiver.logic.backfill import FINISHED, Backfill, JobResult, list_finished_jobs
 from archiver.sources.transcribe import TranscribeJobs
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     settings = common.settings(args)
     aws = clients(args.region, args.endpoint_url)
     since = parse_iso(args.since) if args.since else None
+    failed_kinds: dict[JobKind, str] = {}
     with common.progress(err) as progress:
         listing = progress.add_task("Listing Transcribe jobs", total=None)
         jobs = list_finished_jobs(
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
             kinds=(args.kind,) if args.kind else None,
             since=since,
             on_page=lambda n: progress.update(listing, completed=n),
+            failed_kinds=failed_kinds,
         )
         progress.update(listing, total=len(jobs), completed=len(jobs))
         archiver = None if args.dry_run else Archiver(settings, aws)
@@ -61,11 +64,16 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         report = Backfill(HistoryTable(aws.dynamodb, settings.jobs_table), archiver).run(
             jobs, on_result=advance
         )
+    report.failed_kinds.update(failed_kinds)
+    for kind, why in failed_kinds.items():
+        err.print(text(f"{kind.option} jobs not listed: {why}", "red"))
 
     if args.dry_run:
         pending = report.with_verdict("PENDING")
         title = f"Would archive {len(pending)} of {report.listed} listed jobs"
         out.print(pending_table(pending, title))
+        if failed_kinds:
+            raise common.RunError(_not_listed(failed_kinds))
         return 0
 
     summary = Table(title="Backfill")
@@ -96,5 +104,14 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(details)
     if report.failed:
         failed = len(report.with_verdict("FAILED"))
-        raise common.RunError(f"{failed} job{'s' if failed != 1 else ''} could not be archived")
+        reasons = [_not_listed(failed_kinds)] if failed_kinds else []
+        if failed:
+            reasons.append(f"{failed} job{'s' if failed != 1 else ''} could not be archived")
+        raise common.RunError("; ".join(reasons))
     return 0
+
+
+def _not_listed(failed_kinds: dict[JobKind, str]) -> str:
+    return "kinds not listed (the others were archived): " + ", ".join(
+        k.option for k in failed_kinds
+    )

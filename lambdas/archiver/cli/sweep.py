@@ -14,7 +14,7 @@ from archiver.cli import common
 from archiver.cli.render import REASON_WIDTH, pending_table, shorten, text
 from archiver.logic.archive import Archiver
 from archiver.logic.backfill import JobResult
-from archiver.logic.sweep import DEFAULT_OVERLAP, Sweep
+from archiver.logic.sweep import DEFAULT_OVERLAP, Sweep, SweepReport
 from archiver.sources.transcribe import TranscribeJobs
 from archiver.store.history_table import HistoryTable
 from archiver.timefmt import parse_iso
@@ -26,9 +26,11 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         parents=[options],
         help="archive finished jobs whose event was lost",
         description=(
-            "Archive every finished job the table does not hold as ARCHIVED or PURGED, "
-            "reading what finished since the last sweep (with an overlap). The stack runs "
-            "the same sweep on a schedule; the first one reaches back 24 hours."
+            "Archive every finished job the table does not hold as settled, reading what "
+            "finished since the last sweep (with an overlap), then retry every run the table "
+            "holds unsettled. The stack runs the same sweep on a schedule; the first one "
+            "reaches back 24 hours. --since narrower than the scheduled window never moves "
+            "the stored floor forward."
         ),
     )
     sweep.add_argument(
@@ -67,11 +69,13 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     report = result.report
     windows = ", ".join(f"{kind.option} since {start}" for kind, start in result.kinds.items())
+    for kind, why in result.failed_kinds.items():
+        err.print(text(f"{kind.option} jobs not swept: {why}", "red"))
     if args.dry_run:
-        pending = report.with_verdict("PENDING")
+        pending = [r for r in result.results if r.verdict == "PENDING"]
         title = f"Would archive {len(pending)} of {report.listed} jobs ({windows})"
         out.print(pending_table(pending, title))
-        return 0
+        return _exit(result)
 
     summary = Table(title=f"Sweep ({windows})")
     summary.add_column("jobs")
@@ -79,15 +83,17 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
     for label, count in (
         ("listed", report.listed),
         ("already archived", len(report.with_verdict("ALREADY_ARCHIVED", "DUPLICATE"))),
-        ("left alone", len(report.with_verdict("SKIPPED"))),
+        ("left alone (incomplete for good)", len(report.with_verdict("SKIPPED"))),
+        ("being archived by another invocation", len(report.with_verdict("BUSY"))),
         ("recovered (their event was lost)", len(result.recovered)),
         ("archived", len(report.with_verdict("ARCHIVED"))),
         ("incomplete", len(report.with_verdict("INCOMPLETE"))),
         ("failed", len(report.with_verdict("FAILED"))),
+        ("unsettled runs retried from the table", len(result.retried)),
     ):
         summary.add_row(label, str(count))
     out.print(summary)
-    problems = report.with_verdict("INCOMPLETE", "FAILED")
+    problems = [r for r in result.results if r.verdict in ("INCOMPLETE", "FAILED")]
     if problems:
         details = Table(title="Not archived whole")
         for column in ("Job", "Created", "Result", "Reason"):
@@ -100,10 +106,17 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
                 text(shorten(job_result.reason, 2 * REASON_WIDTH)),
             )
         out.print(details)
-    if result.failed:
-        failed = len(report.with_verdict("FAILED"))
-        raise common.RunError(
-            f"{failed} job{'s' if failed != 1 else ''} could not be archived now; "
-            "the next sweep tries again"
-        )
+    return _exit(result)
+
+
+def _exit(result: SweepReport) -> int:
+    """0, or a RunError saying what the next sweep will have to do again."""
+    problems = []
+    if result.failed_kinds:
+        problems.append("kinds not swept: " + ", ".join(k.option for k in result.failed_kinds))
+    failed = sum(1 for r in result.results if r.verdict == "FAILED")
+    if failed:
+        problems.append(f"{failed} job{'s' if failed != 1 else ''} could not be archived now")
+    if problems:
+        raise common.RunError("; ".join(problems) + "; the next sweep tries again")
     return 0

@@ -28,7 +28,7 @@ from archiver.errors import (
 from archiver.logic.copying import CopyReport, OutputCopier, RetryPolicy
 from archiver.logic.lease import take_lease
 from archiver.logic.records import build_record
-from archiver.models.jobs import JobDescription
+from archiver.models.jobs import JobDescription, ListedJob
 from archiver.models.outputs import StoredObject
 from archiver.observability import MetricsSink, NoMetrics, logger
 from archiver.settings import Settings
@@ -38,7 +38,7 @@ from archiver.sources.transcribe import TranscribeJobs
 from archiver.store.archive_bucket import ArchiveBucket
 from archiver.store.history_table import HistoryTable, shared_key
 from archiver.store.record import HistoryRecord
-from archiver.timefmt import folder_stamp, iso_ms
+from archiver.timefmt import folder_stamp, iso_ms, parse_iso
 
 Outcome = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE"]
 
@@ -48,6 +48,12 @@ UNDER_WAY: Final = "archiving under way (or cut off before it could record why)"
 RUN_GONE: Final = "the run no longer exists"
 #: Events carry their time to the second; a run's CreationTime has milliseconds.
 _EVENT_RESOLUTION: Final = timedelta(seconds=1)
+#: How far an event's time may stray from the CompletionTime of the run that sent it: the
+#: service sends the event as the run completes, so only clock skew and the event's
+#: one-second truncation separate them. Kept small on purpose: two runs of one name that
+#: completed further apart than this are never taken for each other (a wrong match would
+#: lose a run silently; a missed one records the event's run once more, and alarms).
+_EVENT_SKEW: Final = timedelta(seconds=2)
 #: Seconds between looks at a run whose event says it ended before the API does.
 _FINISH_POLLS: Final = (1.0, 2.0, 4.0)
 
@@ -104,14 +110,17 @@ class Archiver:
         kind: JobKind = JobKind.TRANSCRIPTION,
         event_time: datetime | None = None,
         event_status: str | None = None,
+        event_id: str | None = None,
         deadline: Deadline | None = None,
     ) -> ArchiveResult:
-        """Archive the run of ``job_name`` that an event (or a listing) reported.
+        """Archive the run of ``job_name`` that an event reported (or, with no event, the
+        name's current run).
 
-        An event (``event_time``, ``event_status``) is matched only to a run it can have
-        reported: one created at or before the event, with the event's status. Returns what
-        the table now holds for that run. Raises RetryableArchiveError when the run could
-        not be finished now but might be later (the event is retried, then parked in a DLQ).
+        An event (``event_time``, ``event_status``, ``event_id``) is matched only to a run
+        it can have reported: one created at or before the event, with the event's status,
+        and not already reported by another event. Returns what the table now holds for that
+        run. Raises RetryableArchiveError when the run could not be finished now but might
+        be later (the event is retried, then parked in a DLQ).
         """
         deadline = deadline or Deadline.default()
         try:
@@ -122,21 +131,61 @@ class Archiver:
             if event_time is None:
                 raise
             return self._reported_run_gone(
-                kind, job_name, event_time, event_status, f"Transcribe no longer knows it ({exc})"
+                _Reported(kind, job_name, event_time, event_status, event_id),
+                f"Transcribe no longer knows it ({exc})",
             )
         if event_time is not None and not _may_report(job, event_time, event_status):
             # The name was reused: the run the event reported was deleted before we came.
             return self._reported_run_gone(
-                kind,
-                job_name,
-                event_time,
-                event_status,
+                _Reported(kind, job_name, event_time, event_status, event_id),
                 f"the name now belongs to a run created {job.created_at} ({job.status})",
             )
         if not job.finished:
             # Listed or asked for by name (backfill, sweep) while it still runs: its own
             # event will come. Nothing to record yet.
             raise JobNotFinishedError(f"{job_name}: Transcribe reports it {job.status}")
+        reported = (
+            _Reported(kind, job_name, event_time, event_status, event_id)
+            if event_time is not None
+            else None
+        )
+        return self._archive_run(job, deadline, reported)
+
+    def archive_listed(
+        self, listed: ListedJob, *, deadline: Deadline | None = None
+    ) -> ArchiveResult:
+        """Archive the run a listing showed (sweep, backfill): that run, never a later run
+        of its name. A run deleted since it was listed is recorded INCOMPLETE, for good,
+        under its own CreationTime: the listing is the last word Transcribe said of it.
+        """
+        deadline = deadline or Deadline.default()
+        try:
+            job = self.jobs.describe(listed.kind, listed.name)
+        except JobNotFoundError as exc:
+            return self._listed_run_gone(listed, f"Transcribe no longer knows it ({exc})")
+        if job.created_at != listed.created_at:
+            return self._listed_run_gone(
+                listed, f"the name now belongs to a run created {job.created_at} ({job.status})"
+            )
+        if not job.finished:
+            raise JobNotFinishedError(f"{listed.name}: Transcribe reports it {job.status}")
+        return self._archive_run(job, deadline)
+
+    def retry_run(self, held: HistoryRecord, *, deadline: Deadline | None = None) -> ArchiveResult:
+        """Try a run the table holds unsettled once more (the sweep's second net): archive
+        it if Transcribe still has that run, else record it INCOMPLETE for good."""
+        deadline = deadline or Deadline.default()
+        created_at = held.created_at.partition("#")[0]  # a shared key names the same run
+        try:
+            job = self.jobs.describe(held.kind, held.job_name)
+        except JobNotFoundError as exc:
+            return self._settle_gone(held, f"Transcribe no longer knows it ({exc})")
+        if job.created_at != created_at:
+            return self._settle_gone(
+                held, f"the name now belongs to a run created {job.created_at} ({job.status})"
+            )
+        if not job.finished:
+            raise JobNotFinishedError(f"{held.job_name}: Transcribe reports it {job.status}")
         return self._archive_run(job, deadline)
 
     def folder(self, job: JobDescription) -> str:
@@ -161,14 +210,18 @@ class Archiver:
             "will retry"
         )
 
-    def _archive_run(self, job: JobDescription, deadline: Deadline) -> ArchiveResult:
+    def _archive_run(
+        self, job: JobDescription, deadline: Deadline, reported: _Reported | None = None
+    ) -> ArchiveResult:
         folder = self.folder(job)
         owner = uuid.uuid4().hex
+        event_id = reported.event_id if reported is not None else None
         # What the item says from the moment the lease is taken (no ArchivedAt yet).
         start = replace(
             build_record(job, self.bucket.uri(folder), {}, {"archive": UNDER_WAY}),
             archived_at=None,
             retry_archive=True,
+            event_id=event_id,
             expires_at=self._expiry(),
         )
         previous, key = take_lease(
@@ -180,6 +233,10 @@ class Archiver:
             sleep=self._sleep,
         )
         if previous is not None and previous.settled:
+            if event_id is not None and previous.event_id is None and previous.archived:
+                # Archived by the sweep before its event came: remember the event, so that
+                # a later event of a reused name is not taken for this run.
+                self.table.note_event(job.name, key, event_id)
             self._metrics.add(Metric.DUPLICATES_SKIPPED, MetricUnit.Count, 1)
             logger.info(
                 "run already settled; nothing copied",
@@ -190,6 +247,10 @@ class Archiver:
                 },
             )
             return _result(previous, "DUPLICATE")
+        # Until it settles, the run is marked, so the sweep retries it whatever its floor
+        # says, even if this invocation is killed (a marker is dropped once the run settles).
+        self.table.mark_unsettled(job.name, key, job.kind, owner)
+        event_id = (previous.event_id if previous is not None else None) or event_id
         log_keys = {"job_name": job.name, "created_at": job.created_at}
         done = previous.stored_outputs() if previous is not None else {}
         report = CopyReport()
@@ -202,7 +263,15 @@ class Archiver:
             # once and copy only what this attempt did not.
             kept = done | report.stored
             try:
-                self._finish(job, key, owner, kept, {"archive": _safe_reason(exc)}, retry=True)
+                self._finish(
+                    job,
+                    key,
+                    owner,
+                    kept,
+                    {"archive": _safe_reason(exc)},
+                    retry=True,
+                    event_id=event_id,
+                )
             except Exception:
                 logger.exception("could not record the failed attempt", extra=log_keys)
             raise
@@ -213,6 +282,7 @@ class Archiver:
             report.stored,
             report.errors | report.retryable,
             retry=bool(report.retryable),
+            event_id=event_id,
         )
         if report.link_refreshes:
             self._metrics.add(Metric.LINKS_REFRESHED, MetricUnit.Count, report.link_refreshes)
@@ -261,6 +331,7 @@ class Archiver:
         errors: Mapping[str, str],
         *,
         retry: bool,
+        event_id: str | None,
     ) -> tuple[HistoryRecord | None, bool]:
         """Write the run's record while the lease is ours.
 
@@ -270,9 +341,12 @@ class Archiver:
         record = build_record(job, self.bucket.uri(self.folder(job)), stored, errors)
         record.created_at = key
         record.expires_at = self._expiry()
+        record.event_id = event_id
         if not record.archived:
             record.retry_archive = retry
         if self.table.complete(record, owner):
+            if record.at_rest:
+                self.table.clear_unsettled(job.name, key, owner)
             return record, True
         return self.table.get_run(job.name, key), False
 
@@ -282,69 +356,126 @@ class Archiver:
         days = self.settings.history_retention_days
         return int(time.time()) + days * 86400 if days is not None else None
 
-    def _reported_run_gone(
-        self,
-        kind: JobKind,
-        job_name: str,
-        event_time: datetime,
-        event_status: str | None,
-        why: str,
-    ) -> ArchiveResult:
+    def _reported_run_gone(self, event: _Reported, why: str) -> ArchiveResult:
         """The event's run no longer exists at Transcribe: find it in the table, or record it.
 
-        A late or replayed event of a run the table already holds (whatever its status) adds
-        nothing; otherwise the run gets its own INCOMPLETE item keyed by the event's time.
+        A late or replayed event of a run the table already holds adds nothing; otherwise
+        the run gets its own INCOMPLETE item keyed by the event's time.
         """
-        held = self._run_reported(kind, job_name, event_time, event_status)
+        held = self._run_reported(event)
         if held is not None:
             self._metrics.add(Metric.DUPLICATES_SKIPPED, MetricUnit.Count, 1)
             logger.info(
                 "late event of a run the table already holds; nothing added",
-                extra={"job_name": job_name, "created_at": held.created_at},
+                extra={"job_name": event.job_name, "created_at": held.created_at},
             )
             return _result(held, "DUPLICATE")
-        stamp = iso_ms(event_time)
+        stamp = iso_ms(event.time)
         record = HistoryRecord(
-            job_name=job_name,
+            job_name=event.job_name,
             created_at=stamp,
-            job_kind=kind,
-            job_status=event_status,
+            job_kind=event.kind,
+            job_status=event.status,
             completed_at=stamp,  # the event fires on completion: the best time we have
             archive_status=INCOMPLETE,
             archive_error=f"{RUN_GONE}: {why}",
             archived_at=iso_ms(datetime.now(UTC)),
+            retry_archive=False,
+            event_id=event.event_id,
             expires_at=self._expiry(),
         )
-        if not self.table.put_if_absent(record):
-            held = self.table.get_run_of(kind, job_name, stamp)
-            if held is not None:  # a concurrent delivery of the same event recorded it first
-                return _result(held, "DUPLICATE")
-            record.created_at = shared_key(stamp, kind)  # the other kind's run has the key
-            if not self.table.put_if_absent(record):
-                return _result(
-                    self.table.get_run(job_name, record.created_at) or record, "DUPLICATE"
-                )
+        # The event's time is the run's key; should another run hold that key already (the
+        # other kind's, or a run of this name created in that very millisecond), the run is
+        # keyed beside it, by its kind, then by the event itself.
+        keys = [stamp, shared_key(stamp, event.kind)]
+        if event.event_id is not None:
+            keys.append(f"{stamp}#{event.event_id}")
+        for key in keys:
+            record.created_at = key
+            if self.table.put_if_absent(record):
+                break
+            held = self.table.get_run(event.job_name, key)
+            if held is not None and _could_report(held, event) and held.kind is event.kind:
+                return _result(held, "DUPLICATE")  # a concurrent delivery recorded it first
+        else:
+            raise RetryableArchiveError(
+                f"{event.job_name}: no free key for the run the event of {stamp} reported"
+            )
         self._metrics.add(Metric.JOBS_INCOMPLETE, MetricUnit.Count, 1)
         logger.warning(
             "reported run no longer exists; recorded INCOMPLETE", extra=record.to_plain()
         )
         return _result(record, "INCOMPLETE", {"job": record.archive_error or ""})
 
-    def _run_reported(
-        self, kind: JobKind, job_name: str, event_time: datetime, event_status: str | None
-    ) -> HistoryRecord | None:
-        """The newest recorded run an event can have reported: created at or before the
-        event (its time has one-second resolution), with the event's status."""
-        latest = iso_ms(event_time + _EVENT_RESOLUTION)
-        candidates = [
-            run
-            for run in self.table.runs(job_name)
-            # A tombstone keeps no kind: a purged run answers for either.
-            if (run.kind is kind or run.archive_status == PURGED)
-            and run.created_at <= latest
-            and (event_status is None or run.job_status in (None, event_status))
-        ]
+    def _run_reported(self, event: _Reported) -> HistoryRecord | None:
+        """The recorded run an event can have reported, if the table holds it.
+
+        The run whose item names this very event; else the newest run of the event's kind
+        and status, not reported by another event, whose CompletionTime agrees with the
+        event's time (the event is sent as the run completes). An older run of a reused
+        name never answers for a newer run's late event.
+        """
+        runs = self.table.runs(event.job_name)
+        if event.event_id is not None:
+            for run in runs:
+                if run.event_id == event.event_id and run.kind is event.kind:
+                    return run
+        candidates = [run for run in runs if _could_report(run, event)]
         return max(candidates, key=lambda r: r.created_at, default=None)
+
+    def _listed_run_gone(self, listed: ListedJob, why: str) -> ArchiveResult:
+        """A listed run deleted before it could be archived: recorded INCOMPLETE for good
+        under its own CreationTime, unless the table holds it already."""
+        held = self.table.get_run_of(listed.kind, listed.name, listed.created_at)
+        if held is not None:
+            if held.retryable:
+                return self._settle_gone(held, f"{RUN_GONE}: {why}")
+            return _result(held, "DUPLICATE")
+        record = HistoryRecord(
+            job_name=listed.name,
+            created_at=listed.created_at,
+            job_kind=listed.kind,
+            job_status=listed.status,
+            completed_at=iso_ms(listed.completed) if listed.completed else None,
+            archive_status=INCOMPLETE,
+            archive_error=f"{RUN_GONE}: {why}",
+            archived_at=iso_ms(datetime.now(UTC)),
+            retry_archive=False,
+            expires_at=self._expiry(),
+        )
+        for key in (listed.created_at, shared_key(listed.created_at, listed.kind)):
+            record.created_at = key
+            if self.table.put_if_absent(record):
+                break
+            held = self.table.get_run(listed.name, key)
+            if held is not None and held.kind is listed.kind:
+                return _result(held, "DUPLICATE")
+        else:
+            raise RetryableArchiveError(f"{listed.name}: no free key for run {listed.created_at}")
+        self._metrics.add(Metric.JOBS_INCOMPLETE, MetricUnit.Count, 1)
+        logger.warning(
+            "listed run deleted before it was archived; recorded INCOMPLETE",
+            extra=record.to_plain(),
+        )
+        return _result(record, "INCOMPLETE", {"job": record.archive_error or ""})
+
+    def _settle_gone(self, held: HistoryRecord, why: str) -> ArchiveResult:
+        """An unsettled run Transcribe no longer has: INCOMPLETE for good, what was copied
+        kept. Raises RetryableArchiveError while an invocation holds its lease."""
+        reason = why if why.startswith(RUN_GONE) else f"{RUN_GONE}: {why}"
+        if not self.table.settle_gone(held, reason, now=time.time()):
+            raise RetryableArchiveError(
+                f"{held.job_name}: run {held.created_at} is being archived by another invocation"
+            )
+        if held.lease_owner is not None:
+            self.table.clear_unsettled(held.job_name, held.created_at, held.lease_owner)
+        record = replace(held, archive_status=INCOMPLETE, archive_error=reason, retry_archive=False)
+        self._metrics.add(Metric.JOBS_INCOMPLETE, MetricUnit.Count, 1)
+        logger.warning(
+            "unsettled run no longer exists; recorded INCOMPLETE",
+            extra={"job_name": held.job_name, "created_at": held.created_at, "reason": reason},
+        )
+        return _result(record, "INCOMPLETE", {"job": reason})
 
     def _report(
         self,
@@ -366,6 +497,37 @@ class Archiver:
         done_before = previous.outputs if previous is not None else {}
         new_bytes = sum(s.size for n, s in report.stored.items() if n not in done_before)
         add(Metric.BYTES_ARCHIVED, MetricUnit.Bytes, new_bytes)
+
+
+@dataclass(frozen=True)
+class _Reported:
+    """What an event says of the run it reports."""
+
+    kind: JobKind
+    job_name: str
+    time: datetime
+    status: str | None
+    event_id: str | None
+
+
+def _could_report(run: HistoryRecord, event: _Reported) -> bool:
+    """Whether a recorded run can be the one ``event`` reported (see ``_run_reported``)."""
+    if run.kind is not event.kind and not (run.job_kind is None and run.archive_status == PURGED):
+        return False  # a tombstone written before tombstones kept JobKind answers for either
+    if run.event_id is not None and run.event_id == event.event_id:
+        return True  # a delivery of the very event that reported it
+    created = parse_iso(run.created_at.partition("#")[0])
+    if created > event.time + _EVENT_RESOLUTION:
+        return False
+    if run.archive_status == PURGED:
+        # A tombstone keeps no times of the run: the run ended before it was erased.
+        return run.purged_at is None or event.time - _EVENT_SKEW <= parse_iso(run.purged_at)
+    if event.status is not None and run.job_status not in (None, event.status):
+        return False
+    if run.completed_at is None:
+        return True
+    completed = parse_iso(run.completed_at)
+    return completed - _EVENT_RESOLUTION - _EVENT_SKEW <= event.time <= completed + _EVENT_SKEW
 
 
 def _may_report(job: JobDescription, event_time: datetime, status: str | None = None) -> bool:

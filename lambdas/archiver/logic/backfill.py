@@ -9,6 +9,7 @@ by :meth:`archiver.logic.archive.Archiver.archive_job`: the code the function ru
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +19,10 @@ from typing import Final, Literal
 
 from archiver.contract import FINISHED_STATUSES, JobKind
 from archiver.deadline import Deadline
-from archiver.errors import JobNotFinishedError, JobNotFoundError, RetryableArchiveError
+from archiver.errors import JobNotFinishedError, RetryableArchiveError
 from archiver.logic.archive import Archiver
 from archiver.models.jobs import ListedJob
+from archiver.observability import logger
 from archiver.sources.transcribe import LIST_RATE, RateLimiter, TranscribeJobs
 from archiver.store.history_table import HistoryTable
 from archiver.store.record import HistoryRecord
@@ -28,7 +30,14 @@ from archiver.store.record import HistoryRecord
 FINISHED: Final = FINISHED_STATUSES
 
 Verdict = Literal[
-    "ALREADY_ARCHIVED", "SKIPPED", "ARCHIVED", "INCOMPLETE", "DUPLICATE", "FAILED", "PENDING"
+    "ALREADY_ARCHIVED",
+    "SKIPPED",
+    "BUSY",
+    "ARCHIVED",
+    "INCOMPLETE",
+    "DUPLICATE",
+    "FAILED",
+    "PENDING",
 ]
 #: Why a run the table holds needs no archiving now (None: archive it).
 SkipRule = Callable[[HistoryRecord, float], Verdict | None]
@@ -46,19 +55,24 @@ class JobResult:
     reason: str = ""
     #: The table held nothing for the run before: no event archived it.
     recovered: bool = False
+    #: The run is at rest in the table now (HistoryRecord.at_rest): ARCHIVED, PURGED, or
+    #: INCOMPLETE for a reason a retry cannot cure. A run that is not holds the sweep's floor.
+    at_rest: bool = False
 
 
 @dataclass
 class BackfillReport:
     listed: int = 0
     results: list[JobResult] = field(default_factory=list)
+    #: Job kinds whose listing failed, with the error in one line; the others went on.
+    failed_kinds: dict[JobKind, str] = field(default_factory=dict)
 
     def with_verdict(self, *verdicts: Verdict) -> list[JobResult]:
         return [r for r in self.results if r.verdict in verdicts]
 
     @property
     def failed(self) -> bool:
-        return any(r.verdict == "FAILED" for r in self.results)
+        return bool(self.failed_kinds) or any(r.verdict == "FAILED" for r in self.results)
 
 
 def list_finished_jobs(
@@ -69,26 +83,45 @@ def list_finished_jobs(
     since: datetime | None = None,
     limiter: RateLimiter | None = None,
     on_page: Callable[[int], None] | None = None,
+    failed_kinds: dict[JobKind, str] | None = None,
 ) -> list[ListedJob]:
     """Every job of ``kinds`` (None: every kind) with one of ``statuses`` created at or after
     ``since``, newest first.
 
-    ``on_page`` gets the number of jobs kept so far.
+    ``on_page`` gets the number of jobs kept so far. With ``failed_kinds``, a kind whose
+    listing fails is left out, its error noted there in one line, and the others go on
+    (without it, the error is raised).
     """
     limiter = limiter or RateLimiter(LIST_RATE)
     found: dict[tuple[JobKind, str], ListedJob] = {}
     for kind in jobs.kinds() if kinds is None else kinds:
-        for status in statuses:
-            for job in jobs.list_jobs(kind, status, since=since, limiter=limiter):
-                found.setdefault((kind, job.name), job)
-                if on_page is not None:
-                    on_page(len(found))
+        of_kind: dict[tuple[JobKind, str], ListedJob] = {}
+        try:
+            for status in statuses:
+                for job in jobs.list_jobs(kind, status, since=since, limiter=limiter):
+                    of_kind.setdefault((kind, job.name), job)
+                    if on_page is not None:
+                        on_page(len(found) + len(of_kind))
+        except Exception as exc:
+            if failed_kinds is None:
+                raise
+            failed_kinds[kind] = describe_error(exc)
+            logger.error(
+                "listing a job kind failed; the other kinds go on",
+                extra={"job_kind": kind.value, "error": failed_kinds[kind]},
+            )
+            continue
+        found.update(of_kind)
     return sorted(found.values(), key=lambda j: (j.created, j.name), reverse=True)
 
 
 def skip_archived(item: HistoryRecord, now: float) -> Verdict | None:
-    """Backfill's rule: every run not ARCHIVED is archived (again)."""
+    """Backfill's rule: every run not ARCHIVED (or PURGED) is archived (again)."""
     return "ALREADY_ARCHIVED" if item.settled else None
+
+
+#: Verdicts of a skip rule after which the run is at rest (BUSY: another holds its lease).
+_AT_REST_SKIPS: Final[frozenset[Verdict]] = frozenset({"ALREADY_ARCHIVED", "SKIPPED"})
 
 
 class Backfill:
@@ -149,7 +182,9 @@ class Backfill:
         try:
             item = self._table.get_run_of(job.kind, job.name, job.created_at)
             if item is not None and (verdict := self._skip(item, time.time())) is not None:
-                return JobResult(job, verdict, item.archive_error or "")
+                return JobResult(
+                    job, verdict, item.archive_error or "", at_rest=verdict in _AT_REST_SKIPS
+                )
             recovered = item is None
             if self._archiver is None:
                 held = (
@@ -159,9 +194,7 @@ class Backfill:
                     f"{item.archive_error or 'no reason recorded'}"
                 )
                 return JobResult(job, "PENDING", held, recovered=recovered)
-            outcome = self._archiver.archive_job(job.name, kind=job.kind, deadline=deadline)
-        except JobNotFoundError as exc:
-            return JobResult(job, "FAILED", f"deleted from Transcribe before archiving: {exc}")
+            outcome = self._archiver.archive_listed(job, deadline=deadline)
         except JobNotFinishedError:
             return JobResult(job, "FAILED", "Transcribe reports the job as not finished")
         except RetryableArchiveError as exc:
@@ -169,16 +202,41 @@ class Backfill:
         except Exception as exc:  # one job's fault must not stop the others
             return JobResult(job, "FAILED", describe_error(exc))
         reason = "; ".join(f"{k}: {v}" for k, v in sorted(outcome.errors.items()))
-        return JobResult(job, outcome.outcome, reason, recovered=recovered)
+        at_rest = outcome.record is not None and outcome.record.at_rest
+        return JobResult(job, outcome.outcome, reason, recovered=recovered, at_rest=at_rest)
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line about an error, for people: the AWS error code and message when there is one."""
+    """One line about an error, for people: the operation, the HTTP status, the AWS error
+    code and the service's message when there are any.
+
+    A body that is not the service's JSON (an HTML page from a proxy or load balancer)
+    leaves botocore only the status as a code and, depending on its version, the page or
+    the status's reason as a message: tags and line breaks never reach the line.
+    """
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         error = response.get("Error") or {}
-        code, message = error.get("Code", ""), error.get("Message", "")
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        code, message = str(error.get("Code", "")), _one_line(str(error.get("Message", "")))
         operation = getattr(exc, "operation_name", "the request")
-        return f"{operation} failed: {code}: {message}".rstrip(": ")
-    text = str(exc)
+        parts = [f"{operation} failed"]
+        if status:
+            parts.append(f"HTTP {status}")
+        if code and code != str(status):
+            parts.append(code)
+        if message:
+            parts.append(message)
+        return ": ".join(parts)
+    text = _one_line(str(exc))
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+#: Markup in an error message that is a web page rather than the service's answer.
+_TAG: Final = re.compile(r"<[^>]*>")
+_MAX_MESSAGE: Final = 300
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(_TAG.sub(" ", text).split())
+    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 1] + "…"

@@ -89,6 +89,7 @@ def handle_event(
             kind=parsed.kind,
             event_time=parsed.time,
             event_status=parsed.status,
+            event_id=parsed.event_id,
             deadline=deadline,
         )
     except Exception:

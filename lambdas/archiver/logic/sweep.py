@@ -1,18 +1,32 @@
 """The sweep: archive every finished run the table does not hold, whatever became of its
 event (EventBridge delivers on a best-effort basis; a rule can be disabled for an hour).
 
-Each sweep lists finished jobs newest first (paced under the List APIs' 5 requests/s) back
-to where the last sweep left off, less an overlap, and archives each run the table does
-not hold as ARCHIVED or PURGED through the function's own archiving code. Where it left
-off (the *floor*) is the oldest creation time that may still hide an unswept run: the
-oldest job still QUEUED or IN_PROGRESS when the sweep started, the oldest job this sweep
-could not finish, or else the newest job it saw. Jobs that run for hours are therefore
-swept once they end, and a sweep right after another lists the same window and finds
-nothing to copy or write.
+Two nets, in this order:
+
+1. **The listing.** Each job kind on its own lists finished jobs newest first (paced under
+   the List APIs' 5 requests/s) back to where the last sweep of that kind left off, less an
+   overlap, and archives each run the table does not hold at rest, through the function's
+   own archiving code. Where it left off (the *floor*) is the oldest creation time that may
+   still hide a run that is not at rest: the oldest job still QUEUED or IN_PROGRESS when
+   the sweep started, the oldest listed run this sweep did not bring to rest (one that
+   failed, or that another invocation holds the lease of), or else the newest job it saw.
+   Floor writes are conditional: of two sweeps at once, the later can only lower the
+   other's floor. An operator's ``--since`` narrower than the scheduled window never moves
+   the floor forward. A kind whose listing fails keeps its floor, is logged and counted
+   (``SweepKindsFailed``), and the other kinds go on.
+2. **The table.** Every run the table marks as not at rest (store/history_table.py, the
+   ``#unsettled`` markers) is tried again, whatever the floor says, until it settles: a
+   run cut off mid-copy whose lease ran out, a run left INCOMPLETE by a fault, a re-driven
+   run cut off again.
+
+A run the sweep tries and cannot settle is logged and counted (``SweepRunsFailed``). Jobs
+that run for hours are swept once they end, and a sweep right after another lists the same
+window and finds nothing to copy or write.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,8 +34,9 @@ from typing import Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from archiver.contract import INCOMPLETE, SWEEP_ACTION, JobKind, Metric
+from archiver.contract import SWEEP_ACTION, JobKind, Metric
 from archiver.deadline import Deadline
+from archiver.errors import JobNotFinishedError, RetryableArchiveError
 from archiver.logic.archive import Archiver
 from archiver.logic.backfill import (
     FINISHED,
@@ -29,12 +44,13 @@ from archiver.logic.backfill import (
     BackfillReport,
     JobResult,
     Verdict,
+    describe_error,
     list_finished_jobs,
 )
 from archiver.models.jobs import ListedJob
 from archiver.observability import MetricsSink, NoMetrics, logger
 from archiver.sources.transcribe import LIST_RATE, RateLimiter, TranscribeJobs
-from archiver.store.history_table import HistoryTable
+from archiver.store.history_table import HistoryTable, Marker
 from archiver.store.record import HistoryRecord
 from archiver.timefmt import iso_ms, parse_iso
 
@@ -43,19 +59,17 @@ FIRST_SWEEP: Final = timedelta(hours=24)
 #: The default overlap: the stack's default schedule period.
 DEFAULT_OVERLAP: Final = timedelta(minutes=15)
 _UNFINISHED: Final = ("QUEUED", "IN_PROGRESS")
-#: Verdicts after which the run is in the table for good (or was never ours to take).
-_DONE: Final[frozenset[Verdict]] = frozenset(
-    {"ALREADY_ARCHIVED", "SKIPPED", "ARCHIVED", "INCOMPLETE", "DUPLICATE"}
-)
+#: The earliest time there is (subtracting an overlap from it must not overflow).
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 
 
 def skip_settled(item: HistoryRecord, now: float) -> Verdict | None:
-    """The sweep's rule: leave what is settled, being worked on, or permanently missing."""
+    """The sweep's rule: leave what is at rest or being worked on right now."""
     if item.settled:
         return "ALREADY_ARCHIVED"
     if item.lease_is_live(now):
-        return "SKIPPED"  # another invocation is archiving it right now
-    if item.archive_status == INCOMPLETE and not item.retry_archive:
+        return "BUSY"  # another invocation is archiving it right now: it holds the floor
+    if not item.retryable:
         return "SKIPPED"  # recorded INCOMPLETE for a reason retrying cannot cure
     return None
 
@@ -66,10 +80,21 @@ class SweepReport:
     report: BackfillReport = field(default_factory=BackfillReport)
     #: Runs found only by the sweep (the table held nothing: their event was lost).
     recovered: list[JobResult] = field(default_factory=list)
+    #: Runs the table marked as not at rest, and what retrying each did.
+    retried: list[JobResult] = field(default_factory=list)
+
+    @property
+    def failed_kinds(self) -> dict[JobKind, str]:
+        return self.report.failed_kinds
 
     @property
     def failed(self) -> bool:
-        return self.report.failed
+        return self.report.failed or any(r.verdict == "FAILED" for r in self.retried)
+
+    @property
+    def results(self) -> list[JobResult]:
+        """Every run the sweep looked at: listed ones, then the table's unsettled ones."""
+        return self.report.results + self.retried
 
 
 class Sweep:
@@ -89,7 +114,7 @@ class Sweep:
         self._jobs = jobs
         self._table = table
         self._archiver = archiver
-        self._kinds = tuple(kinds or jobs.kinds())
+        self._kinds = tuple(kinds) if kinds is not None else jobs.kinds()
         self._overlap = overlap
         self._metrics = metrics or NoMetrics()
         self._limiter = limiter or RateLimiter(LIST_RATE)
@@ -102,32 +127,81 @@ class Sweep:
         deadline: Deadline | None = None,
         on_result: Callable[[JobResult], None] | None = None,
     ) -> SweepReport:
+        """Sweep each kind, then retry the table's unsettled runs. Raises only when the
+        table itself cannot be read; a kind's failure is in the report."""
         sweep = SweepReport()
         for kind in self._kinds:
-            started = self._clock()
-            stored = self._table.sweep_floor(kind)
-            if since is not None:
-                window = since
-            elif stored is not None:
-                window = parse_iso(stored) - self._overlap
-            else:
-                window = started - FIRST_SWEEP
-            sweep.kinds[kind] = iso_ms(window)
-            # Unfinished jobs first: one that finishes meanwhile is then in the listing below.
-            unfinished = self._oldest_unfinished(kind)
-            listed = list_finished_jobs(
-                self._jobs, statuses=FINISHED, kinds=(kind,), since=window, limiter=self._limiter
+            try:
+                self._sweep_kind(kind, sweep, since=since, deadline=deadline, on_result=on_result)
+            except Exception as exc:
+                sweep.report.failed_kinds[kind] = describe_error(exc)
+                logger.exception(
+                    "sweeping a job kind failed; its floor is kept, the other kinds go on",
+                    extra={"job_kind": kind.value, "error": sweep.report.failed_kinds[kind]},
+                )
+        for kind in sweep.failed_kinds:
+            self._metrics.add(Metric.SWEEP_KINDS_FAILED, MetricUnit.Count, 1)
+            logger.error(
+                "job kind not swept",
+                extra={"job_kind": kind.value, "error": sweep.failed_kinds[kind]},
             )
-            backfill = Backfill(self._table, self._archiver, skip=skip_settled)
-            report = backfill.run(listed, deadline=deadline, on_result=on_result)
-            sweep.report.listed += report.listed
-            sweep.report.results.extend(report.results)
-            self._count_recovered(report, sweep)
-            if self._archiver is not None:
-                floor = _floor(listed, report, unfinished, stored)
-                if floor is not None and floor != stored:
-                    self._table.set_sweep_floor(kind, floor, iso_ms(started))
+        tried = {(r.job.kind, r.job.name, r.job.created_at) for r in sweep.report.results}
+        sweep.retried = self._retry_unsettled(deadline, on_result, tried)
+        self._count(sweep)
         return sweep
+
+    # -- the listing --------------------------------------------------------------------------
+
+    def _sweep_kind(
+        self,
+        kind: JobKind,
+        sweep: SweepReport,
+        *,
+        since: datetime | None,
+        deadline: Deadline | None,
+        on_result: Callable[[JobResult], None] | None,
+    ) -> None:
+        started = self._clock()
+        stored = self._table.sweep_floor(kind)
+        scheduled = (
+            _minus(parse_iso(stored), self._overlap)
+            if stored is not None
+            else _minus(started, FIRST_SWEEP)
+        )
+        window = since if since is not None else scheduled
+        # An operator's window that starts after the scheduled one says nothing of the runs
+        # between the two: such a sweep may lower the floor, never raise it.
+        narrower = window > scheduled
+        sweep.kinds[kind] = iso_ms(window)
+        # Unfinished jobs first: one that finishes meanwhile is then in the listing below.
+        unfinished = self._oldest_unfinished(kind)
+        failures: dict[JobKind, str] = {}
+        listed = list_finished_jobs(
+            self._jobs,
+            statuses=FINISHED,
+            kinds=(kind,),
+            since=window,
+            limiter=self._limiter,
+            failed_kinds=failures,
+        )
+        if failures:
+            sweep.report.failed_kinds.update(failures)
+            return  # the floor stays where it was: nothing was learnt of this kind
+        report = Backfill(self._table, self._archiver, skip=skip_settled).run(
+            listed, deadline=deadline, on_result=on_result
+        )
+        sweep.report.listed += report.listed
+        sweep.report.results.extend(report.results)
+        sweep.recovered.extend(
+            r for r in report.results if r.recovered and r.verdict in ("ARCHIVED", "INCOMPLETE")
+        )
+        if self._archiver is None:
+            return  # a dry run writes nothing
+        floor = _floor(listed, report, unfinished, stored)
+        if narrower:
+            floor = None if stored is None or floor is None else min(floor, stored)
+        if floor is not None and floor != stored:
+            self._table.set_sweep_floor(kind, floor, read=stored, swept_at=iso_ms(started))
 
     def _oldest_unfinished(self, kind: JobKind) -> datetime | None:
         oldest: datetime | None = None
@@ -136,20 +210,92 @@ class Sweep:
                 oldest = job.created if oldest is None else min(oldest, job.created)
         return oldest
 
-    def _count_recovered(self, report: BackfillReport, sweep: SweepReport) -> None:
-        for result in report.results:
-            if result.recovered and result.verdict in ("ARCHIVED", "INCOMPLETE"):
-                sweep.recovered.append(result)
-                self._metrics.add(Metric.JOBS_RECOVERED_BY_SWEEP, MetricUnit.Count, 1)
+    # -- the table ------------------------------------------------------------------------------
+
+    def _retry_unsettled(
+        self,
+        deadline: Deadline | None,
+        on_result: Callable[[JobResult], None] | None,
+        tried: set[tuple[JobKind, str, str]],
+    ) -> list[JobResult]:
+        """Try again every run the table marks as not at rest (of the kinds swept), but
+        those the listing tried a moment ago."""
+        results: list[JobResult] = []
+        for marker in self._table.unsettled():
+            if marker.kind not in self._kinds:
+                continue
+            if (marker.kind, marker.job_name, marker.run_key.partition("#")[0]) in tried:
+                continue
+            result = self._retry(marker, deadline)
+            if result is None:
+                continue  # the marker was stale: dropped
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
+
+    def _retry(self, marker: Marker, deadline: Deadline | None) -> JobResult | None:
+        held = self._table.get_run(marker.job_name, marker.run_key)
+        created = parse_iso(marker.run_key.partition("#")[0])
+        job = ListedJob(
+            marker.kind, marker.job_name, (held and held.job_status) or "", created, None
+        )
+        if held is None or held.at_rest:
+            # Settled since it was marked (or its item expired): nothing left to do.
+            if self._archiver is not None:
+                self._table.clear_unsettled(marker.job_name, marker.run_key, marker.owner)
+            return None
+        if held.lease_is_live(time.time()):
+            return JobResult(job, "BUSY", held.archive_error or "")
+        if self._archiver is None:
+            return JobResult(job, "PENDING", f"unsettled: {held.archive_error or 'no reason'}")
+        if deadline is not None and deadline.remaining() < 20:
+            return JobResult(job, "FAILED", "out of time before this run could start")
+        try:
+            outcome = self._archiver.retry_run(held, deadline=deadline)
+        except JobNotFinishedError:
+            return JobResult(job, "FAILED", "Transcribe reports the job as not finished")
+        except RetryableArchiveError as exc:
+            return JobResult(job, "FAILED", f"could not finish now; try again later: {exc}")
+        except Exception as exc:  # one run's fault must not stop the others
+            return JobResult(job, "FAILED", describe_error(exc))
+        reason = "; ".join(f"{k}: {v}" for k, v in sorted(outcome.errors.items()))
+        at_rest = outcome.record is not None and outcome.record.at_rest
+        return JobResult(job, outcome.outcome, reason, at_rest=at_rest)
+
+    # -- signals ---------------------------------------------------------------------------------
+
+    def _count(self, sweep: SweepReport) -> None:
+        for result in sweep.recovered:
+            self._metrics.add(Metric.JOBS_RECOVERED_BY_SWEEP, MetricUnit.Count, 1)
+            logger.warning(
+                "run archived by the sweep: no event had archived it (a lost event?)",
+                extra=_log_keys(result) | {"archive_status": result.verdict},
+            )
+        for result in sweep.results:
+            if result.verdict == "FAILED":
+                # Never only a log line: the run holds the floor (or its marker stays) and
+                # is tried again, and the alarm on this metric says so.
+                self._metrics.add(Metric.SWEEP_RUNS_FAILED, MetricUnit.Count, 1)
                 logger.warning(
-                    "run archived by the sweep: no event had archived it (a lost event?)",
-                    extra={
-                        "job_name": result.job.name,
-                        "created_at": result.job.created_at,
-                        "job_kind": result.job.kind.value,
-                        "archive_status": result.verdict,
-                    },
+                    "sweep could not settle a run; the next sweep tries again",
+                    extra=_log_keys(result) | {"reason": result.reason},
                 )
+
+
+def _log_keys(result: JobResult) -> dict[str, str]:
+    return {
+        "job_name": result.job.name,
+        "created_at": result.job.created_at,
+        "job_kind": result.job.kind.value,
+    }
+
+
+def _minus(moment: datetime, delta: timedelta) -> datetime:
+    try:
+        return moment - delta
+    except OverflowError:
+        return _EARLIEST
 
 
 def _floor(
@@ -158,8 +304,8 @@ def _floor(
     unfinished: datetime | None,
     stored: str | None,
 ) -> str | None:
-    """The oldest creation time that may still hide an unswept run (see the module doc)."""
-    candidates = [r.job.created for r in report.results if r.verdict not in _DONE]
+    """The oldest creation time that may still hide a run not at rest (see the module doc)."""
+    candidates = [r.job.created for r in report.results if not r.at_rest]
     if unfinished is not None:
         candidates.append(unfinished)
     if candidates:
@@ -176,14 +322,20 @@ def scheduled_sweep(
     deadline: Deadline | None,
     metrics: MetricsSink,
 ) -> dict[str, Any]:
-    """Run the sweep the stack's schedule asked for; returns the function's answer."""
+    """Run the sweep the stack's schedule asked for; returns the function's answer.
+
+    ``request``: ``{"action": "sweep", "overlapMinutes": N, "kinds": ["TRANSCRIPTION", ...]}``
+    (``kinds``: the stack's jobKinds; absent, every kind this version archives).
+    """
     minutes = request.get("overlapMinutes", DEFAULT_OVERLAP.total_seconds() / 60)
     if not isinstance(minutes, int | float) or isinstance(minutes, bool) or minutes <= 0:
         minutes = DEFAULT_OVERLAP.total_seconds() / 60
+    kinds = _requested_kinds(request.get("kinds"), archiver.jobs.kinds())
     sweep = Sweep(
         archiver.jobs,
         archiver.table,
         archiver,
+        kinds=kinds,
         overlap=timedelta(minutes=float(minutes)),
         metrics=metrics,
     )
@@ -191,22 +343,56 @@ def scheduled_sweep(
         result = sweep.run(deadline=deadline)
     except Exception as exc:
         # Never raise: a failed sweep is not worth a Lambda retry or a DLQ message, the next
-        # scheduled one starts from the same watermark. The error still alarms.
+        # scheduled one starts from the same floors. The error still alarms.
         metrics.add(Metric.ARCHIVE_ERRORS, MetricUnit.Count, 1)
         logger.exception("sweep failed; the next scheduled sweep starts where this one did")
-        return {"action": SWEEP_ACTION, "error": exc.__class__.__name__}
-    counts: dict[str, int] = {}
-    for job in result.report.results:
-        counts[job.verdict] = counts.get(job.verdict, 0) + 1
+        return {"action": SWEEP_ACTION, "error": describe_error(exc)}
     summary = {
         "action": SWEEP_ACTION,
         "listed": result.report.listed,
         "recovered": len(result.recovered),
-        "verdicts": counts,
+        "verdicts": _verdicts(result.report.results),
         "windows": {kind.value: start for kind, start in result.kinds.items()},
+        "retried": _verdicts(result.retried),
+        "kinds": {
+            kind.value: _kind_summary(kind, result)
+            for kind in kinds
+            if kind in result.kinds or kind in result.failed_kinds
+        },
     }
+    if result.failed_kinds:
+        summary["errors"] = {kind.value: why for kind, why in result.failed_kinds.items()}
     logger.info("sweep finished", extra=summary)
-    if result.failed:
-        failed = [f"{r.job.name}: {r.reason}" for r in result.report.with_verdict("FAILED")]
-        logger.warning("sweep left runs for the next sweep", extra={"failed": failed[:20]})
     return summary
+
+
+def _kind_summary(kind: JobKind, result: SweepReport) -> dict[str, Any]:
+    if kind in result.failed_kinds:
+        return {"error": result.failed_kinds[kind]}
+    return {
+        "window": result.kinds[kind],
+        "verdicts": _verdicts(r for r in result.report.results if r.job.kind is kind),
+    }
+
+
+def _verdicts(results: Iterable[JobResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for job in results:
+        counts[job.verdict] = counts.get(job.verdict, 0) + 1
+    return counts
+
+
+def _requested_kinds(value: Any, known: Iterable[JobKind]) -> tuple[JobKind, ...]:
+    """The kinds a sweep request names that this version knows (all it knows when the
+    request names none: a schedule made before the stack named them)."""
+    known = tuple(known)
+    if not isinstance(value, list):
+        return known
+    asked = {v for v in value if isinstance(v, str)}
+    unknown = sorted(asked - {k.value for k in known})
+    if unknown:
+        logger.warning(
+            "sweep request names job kinds this version does not know; they are not swept",
+            extra={"kinds": unknown},
+        )
+    return tuple(k for k in known if k.value in asked)

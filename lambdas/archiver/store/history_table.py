@@ -11,18 +11,25 @@ partition, and should two of them also share a CreationTime to the millisecond, 
 at that key belongs to whichever kind took it first: a lease is never taken on the other
 kind's item (``Claim.OTHER_KIND``), and the later run is keyed ``{CreatedAt}#{JobKind}``
 instead (:func:`shared_key`), so both are recorded and neither overwrites the other.
+
+Two reserved partitions hold the sweep's bookkeeping ('#' is never part of a job name, and
+their items have no JobStatus or LanguageCode, so no index and no history question sees
+them): the sweep's floor per job kind (``#sweep``), and a marker per run that is not at rest
+(``#unsettled``), written when a run's lease is taken and deleted when the run settles, so
+that the sweep finds every unsettled run with one Query, whatever its floor says.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
-from archiver.contract import ARCHIVED, PARTITION_KEY, PURGED, SORT_KEY, JobKind
-from archiver.store.record import HistoryRecord, to_dynamo
+from archiver.contract import ARCHIVED, INCOMPLETE, PARTITION_KEY, PURGED, SORT_KEY, JobKind
+from archiver.store.record import HistoryRecord, from_dynamo, to_dynamo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,6 +38,15 @@ if TYPE_CHECKING:
 #: The partition of the sweep's watermark items: '#' is never part of a job name, and the
 #: items have no JobStatus, so no history question ever lists them.
 SWEEP_ITEM: Final = "#sweep"
+#: The partition of the markers of runs that are not at rest (HistoryRecord.at_rest).
+UNSETTLED_ITEM: Final = "#unsettled"
+#: Attempts at storing a floor while other sweeps keep storing theirs.
+_FLOOR_ATTEMPTS: Final = 5
+#: The lease's own attributes, which a claim sets explicitly.
+_LEASE_ATTRIBUTES: Final = ("LeaseOwner", "LeaseExpiresAt", "EventId")
+#: Attributes an earlier attempt may have left that a new attempt must not keep unless it
+#: sets them itself.
+_RESET_ATTRIBUTES: Final = ("ArchivedAt", "ExpiresAt", "ArchiveError")
 
 
 class Claim(enum.Enum):
@@ -38,6 +54,20 @@ class Claim(enum.Enum):
     SETTLED = "settled"  # ARCHIVED (or PURGED): nothing more to do for the run
     BUSY = "busy"  # another invocation holds a live lease on the run
     OTHER_KIND = "other kind"  # the key holds a run of the other job kind
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A run that was not at rest when ``owner`` (a lease owner) marked it."""
+
+    job_name: str
+    run_key: str  # the sort key (CreatedAt) of the run's item
+    kind: JobKind
+    owner: str
+
+
+class FloorContendedError(Exception):
+    """Other sweeps kept storing their floors while this one tried to store its own."""
 
 
 def shared_key(created_at: str, kind: JobKind) -> str:
@@ -124,19 +154,33 @@ class HistoryTable:
         self, start: HistoryRecord, owner: str, *, now: float, lease_until: float
     ) -> tuple[Claim, HistoryRecord | None]:
         """The lease on an existing item (an earlier attempt's), under the same conditions."""
+        # Every attribute the new attempt knows, internal ones included (RetryArchive,
+        # ExpiresAt): a lease re-taken on a run recorded INCOMPLETE for good must not keep
+        # RetryArchive=false, or a cut-off re-drive would leave it where no sweep looks.
+        plain = start.to_plain(internal=True)
         known = {
             k: v
-            for k, v in start.to_plain().items()
-            if k not in (PARTITION_KEY, SORT_KEY, "Outputs")
+            for k, v in plain.items()
+            if k not in (PARTITION_KEY, SORT_KEY, "Outputs", *_LEASE_ATTRIBUTES)
         }
+        # What the new attempt does not have yet goes: an earlier attempt's ArchivedAt, an
+        # expiry the stack no longer sets.
+        stale = [a for a in _RESET_ATTRIBUTES if a not in plain]
         names = {f"#a{i}": k for i, k in enumerate(known)}
         values = {f":a{i}": v for i, v in enumerate(known.values())}
         sets = [f"{n} = {v}" for n, v in zip(names, values, strict=True)]
+        extra_values: dict[str, Any] = {}
+        if start.event_id is not None:
+            # The run keeps the first event that reported it (see HistoryRecord.event_id).
+            sets.append("EventId = if_not_exists(EventId, :event)")
+            extra_values[":event"] = start.event_id
+        expression = "SET " + ", ".join(["LeaseOwner = :owner", "LeaseExpiresAt = :until", *sets])
+        if stale:
+            expression += " REMOVE " + ", ".join(stale)
         request: dict[str, Any] = {
             "TableName": self.name,
             "Key": _key(start.job_name, start.created_at),
-            "UpdateExpression": "SET "
-            + ", ".join(["LeaseOwner = :owner", "LeaseExpiresAt = :until", *sets]),
+            "UpdateExpression": expression,
             "ConditionExpression": (
                 "attribute_not_exists(JobName) OR ("
                 # An item without JobKind predates job kinds (or is a purge tombstone,
@@ -156,6 +200,7 @@ class HistoryTable:
                     ":now": now,
                 }
                 | values
+                | extra_values
             ),
             "ReturnValues": "ALL_OLD",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -210,13 +255,134 @@ class HistoryTable:
         floor = item.get("Floor", {}).get("S")
         return str(floor) if floor else None
 
-    def set_sweep_floor(self, kind: JobKind, floor: str, swept_at: str) -> None:
+    def set_sweep_floor(self, kind: JobKind, floor: str, *, read: str | None, swept_at: str) -> str:
+        """Store ``floor`` as the kind's floor, if no other sweep stored one since this
+        sweep read ``read``; otherwise store the lower of the two. Returns the stored floor.
+
+        A conditional write, so that of two sweeps at once the later writer can only lower
+        the other's floor, never raise it past a run the other still protects.
+        """
+        expected = read
+        for _ in range(_FLOOR_ATTEMPTS):
+            request: dict[str, Any] = {
+                "TableName": self.name,
+                "Item": to_dynamo(
+                    {PARTITION_KEY: SWEEP_ITEM, SORT_KEY: kind.value, "Floor": floor}
+                    | {"SweptAt": swept_at}
+                ),
+                "ConditionExpression": "attribute_not_exists(Floor)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+            if expected is not None:
+                request["ConditionExpression"] = "Floor = :read"
+                request["ExpressionAttributeValues"] = to_dynamo({":read": expected})
+            try:
+                self._db.put_item(**request)
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
+                item = cast("dict[str, Any] | None", exc.response.get("Item")) or {}
+                stored = from_dynamo(item).get("Floor")
+                expected = stored if isinstance(stored, str) else None
+                if expected is not None and expected <= floor:
+                    return expected  # another sweep's floor protects at least as much
+                continue
+            return floor
+        raise FloorContendedError(
+            f"the {kind.value} floor kept changing under {_FLOOR_ATTEMPTS} attempts"
+        )
+
+    # -- runs that are not at rest ----------------------------------------------------------
+
+    def mark_unsettled(self, job_name: str, run_key: str, kind: JobKind, owner: str) -> None:
+        """Note that the run may not settle on its own (its lease was just taken)."""
         self._db.put_item(
             TableName=self.name,
             Item=to_dynamo(
-                {PARTITION_KEY: SWEEP_ITEM, SORT_KEY: kind.value, "Floor": floor}
-                | {"SweptAt": swept_at}
+                {
+                    PARTITION_KEY: UNSETTLED_ITEM,
+                    SORT_KEY: _marker_key(job_name, run_key),
+                    "RunName": job_name,
+                    "RunKey": run_key,
+                    "RunKind": kind.value,
+                    "MarkedBy": owner,
+                }
             ),
+        )
+
+    def clear_unsettled(self, job_name: str, run_key: str, owner: str) -> None:
+        """Drop the run's marker, unless a later lease holder has marked it since."""
+        try:
+            self._db.delete_item(
+                TableName=self.name,
+                Key=_key(UNSETTLED_ITEM, _marker_key(job_name, run_key)),
+                ConditionExpression="MarkedBy = :owner",
+                ExpressionAttributeValues=to_dynamo({":owner": owner}),
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+
+    def unsettled(self) -> Iterator[Marker]:
+        """Every marked run (a Query on the markers' partition, never a Scan)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "#pk = :p",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            "ExpressionAttributeValues": to_dynamo({":p": UNSETTLED_ITEM}),
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            for raw in page.get("Items", []):
+                item = from_dynamo(raw)
+                kind = str(item.get("RunKind"))
+                if kind not in JobKind._value2member_map_:
+                    continue  # a kind this version does not know: a newer version's marker
+                yield Marker(item["RunName"], item["RunKey"], JobKind(kind), item["MarkedBy"])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def note_event(self, job_name: str, run_key: str, event_id: str) -> None:
+        """Remember the event that reported an ARCHIVED run that the sweep archived first."""
+        try:
+            self._db.update_item(
+                TableName=self.name,
+                Key=_key(job_name, run_key),
+                UpdateExpression="SET EventId = :event",
+                ConditionExpression="attribute_not_exists(EventId) AND ArchiveStatus = :archived",
+                ExpressionAttributeValues=to_dynamo({":event": event_id, ":archived": ARCHIVED}),
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+
+    def settle_gone(self, held: HistoryRecord, reason: str, *, now: float) -> bool:
+        """Record a run Transcribe no longer has as INCOMPLETE for good, keeping what its
+        item held; False if an invocation took its lease since ``held`` was read."""
+        record = replace(
+            held,
+            archive_status=INCOMPLETE,
+            archive_error=reason,
+            retry_archive=False,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        values: dict[str, Any] = {":now": now, ":archived": ARCHIVED, ":purged": PURGED}
+        if held.lease_owner is not None:
+            owner = "LeaseOwner = :owner"
+            values[":owner"] = held.lease_owner
+        else:
+            owner = "attribute_not_exists(LeaseOwner)"
+        return self._put(
+            record,
+            ConditionExpression=(
+                f"attribute_exists(JobName) AND {owner} AND "
+                "(attribute_not_exists(LeaseExpiresAt) OR LeaseExpiresAt < :now) AND "
+                "NOT ArchiveStatus IN (:archived, :purged)"
+            ),
+            ExpressionAttributeValues=to_dynamo(values),
         )
 
     def _put(self, record: HistoryRecord, **condition: Any) -> bool:
@@ -238,6 +404,10 @@ def _verdict(current: HistoryRecord, kind: JobKind, now: float) -> Claim | None:
     if current.lease_is_live(now):
         return Claim.BUSY
     return None
+
+
+def _marker_key(job_name: str, run_key: str) -> str:
+    return f"{job_name}#{run_key}"
 
 
 def _other_kind(item: HistoryRecord, kind: JobKind) -> bool:

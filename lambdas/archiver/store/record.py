@@ -58,6 +58,10 @@ class HistoryRecord:
     #: INCOMPLETE for a reason that trying again may cure (a fault, time ran out, cut
     #: off): the sweep tries again. Permanent reasons (a null link) are left alone.
     retry_archive: bool | None = None
+    #: The id of the first EventBridge event that reported the run: a later delivery of that
+    #: event (same id) is known for this run's even after Transcribe deleted the job and
+    #: whatever its time says (logic/archive.py, "_run_reported").
+    event_id: str | None = None
     #: DynamoDB TTL (epoch seconds) when the stack sets historyRetentionDays.
     expires_at: int | None = None
     #: Attributes this version does not know, kept as read.
@@ -76,6 +80,21 @@ class HistoryRecord:
     def settled(self) -> bool:
         """Nothing more will be archived for this run: ARCHIVED, or erased with purge."""
         return self.archive_status in (ARCHIVED, PURGED)
+
+    @property
+    def retryable(self) -> bool:
+        """Not settled, and trying again may settle it: INCOMPLETE for a fault, cut off,
+        or under way. A run INCOMPLETE for a reason no retry can cure (a null link, an
+        output over MAX_OUTPUT_BYTES, the run no longer exists) is at rest: only an
+        operator's re-drive takes it up again."""
+        return not self.settled and self.retry_archive is True
+
+    @property
+    def at_rest(self) -> bool:
+        """Settled in the sweep's sense (docs/contract.md, "sweep"): ARCHIVED, PURGED, or
+        INCOMPLETE for a reason a retry cannot cure. The sweep's floor never passes a run
+        that is not at rest, and the table keeps a marker for it until it is."""
+        return not self.retryable
 
     def lease_is_live(self, now: float) -> bool:
         return self.lease_expires_at is not None and self.lease_expires_at >= now
@@ -139,7 +158,9 @@ _ATTRIBUTES: Final = {
     for f in fields(HistoryRecord)
     if f.name != "extra"
 }
-_INTERNAL: Final = frozenset({"lease_owner", "lease_expires_at", "retry_archive", "expires_at"})
+_INTERNAL: Final = frozenset(
+    {"lease_owner", "lease_expires_at", "retry_archive", "event_id", "expires_at"}
+)
 
 
 def to_dynamo(values: dict[str, Any]) -> dict[str, Any]:

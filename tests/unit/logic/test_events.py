@@ -122,6 +122,7 @@ def test_given_a_completed_event_when_handled_then_the_run_is_archived_with_even
             "kind": JobKind.TRANSCRIPTION,
             "event_time": datetime(2026, 11, 23, 10, 16, 40, tzinfo=UTC),
             "event_status": "COMPLETED",
+            "event_id": good_event()["id"],
             "deadline": None,
         }
     ]
@@ -154,6 +155,7 @@ def test_given_a_call_analytics_event_when_handled_then_its_run_is_archived_as_t
             "kind": JobKind.CALL_ANALYTICS,
             "event_time": datetime(2026, 11, 23, 10, 16, 40, tzinfo=UTC),
             "event_status": status,
+            "event_id": analytics_event(**detail)["id"],
             "deadline": None,
         }
     ]

@@ -244,3 +244,157 @@ def test_given_another_claim_between_the_put_and_the_update_then_only_one_owner_
     assert "GetItem" not in calls  # the failed update's own answer says who holds it
     item = table.get_run(*KEY)
     assert item is not None and item.lease_owner == "owner-c"
+
+
+# -- a re-taken lease keeps no stale state (issue: never lose, round three) -----------------
+
+
+def test_given_a_run_incomplete_for_good_when_its_lease_is_retaken_then_it_is_retryable_again(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
+    final = record(INCOMPLETE, ArchiveError="transcript.json: over MAX_OUTPUT_BYTES")
+    final.retry_archive = False
+    final.archived_at = "2026-11-23T10:20:00.000Z"
+    final.expires_at = 4_000_000_000
+    table.complete(final, "owner-a")
+
+    # A re-drive after the setting was raised takes the lease; then it is cut off (killed).
+    retry = replace(START, retry_archive=True, event_id="event-1")
+    claim, _ = table.claim(retry, "owner-b", now=300.0, lease_until=400.0)
+
+    assert claim is Claim.CLAIMED
+    held = table.get_run(*KEY)
+    assert held is not None
+    assert held.retry_archive is True  # the sweep retries it once the lease runs out
+    assert held.retryable and not held.at_rest
+    assert held.archived_at is None  # the earlier attempt's time no longer applies
+    assert held.expires_at is None  # nor its expiry, which this attempt does not set
+    assert held.event_id == "event-1"
+    assert held.archive_error == "archiving under way"
+
+
+def test_given_a_run_reported_by_an_event_when_another_claims_then_the_first_event_is_kept(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(replace(START, event_id="first"), "owner-a", now=100.0, lease_until=200.0)
+    table.claim(replace(START, event_id="second"), "owner-b", now=250.0, lease_until=400.0)
+    held = table.get_run(*KEY)
+    assert held is not None and held.event_id == "first"
+
+
+# -- the sweep's floor: conditional writes -------------------------------------------------------
+
+
+def test_given_no_floor_when_two_sweeps_store_theirs_then_the_lower_stays(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    kind = JobKind.TRANSCRIPTION
+    # Both read "no floor"; the first stores a low floor (it holds an unsettled run).
+    assert table.set_sweep_floor(kind, "2026-01-01T00:00:00.000Z", read=None, swept_at="t1") == (
+        "2026-01-01T00:00:00.000Z"
+    )
+    stored = table.set_sweep_floor(kind, "2026-06-01T00:00:00.000Z", read=None, swept_at="t2")
+    assert stored == "2026-01-01T00:00:00.000Z"
+    assert table.sweep_floor(kind) == "2026-01-01T00:00:00.000Z"
+
+
+def test_given_a_floor_changed_since_read_then_a_sweep_lowers_it_but_never_raises_it(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    kind = JobKind.CALL_ANALYTICS
+    table.set_sweep_floor(kind, "2026-03-01T00:00:00.000Z", read=None, swept_at="t0")
+    # Sweeps A and B both read March. B stores May; A, holding a run of April, stores April.
+    table.set_sweep_floor(
+        kind, "2026-05-01T00:00:00.000Z", read="2026-03-01T00:00:00.000Z", swept_at="b"
+    )
+    stored = table.set_sweep_floor(
+        kind, "2026-04-01T00:00:00.000Z", read="2026-03-01T00:00:00.000Z", swept_at="a"
+    )
+    assert stored == "2026-04-01T00:00:00.000Z"
+    # A sweep that read April and wants June, while another lowered it to February: February.
+    table.set_sweep_floor(
+        kind, "2026-02-01T00:00:00.000Z", read="2026-04-01T00:00:00.000Z", swept_at="c"
+    )
+    stored = table.set_sweep_floor(
+        kind, "2026-06-01T00:00:00.000Z", read="2026-04-01T00:00:00.000Z", swept_at="d"
+    )
+    assert stored == "2026-02-01T00:00:00.000Z"
+    assert table.sweep_floor(kind) == "2026-02-01T00:00:00.000Z"
+    assert table.sweep_floor(JobKind.TRANSCRIPTION) is None  # each kind its own
+
+
+def test_given_an_unchanged_floor_when_a_sweep_raises_it_then_it_moves(aws: dict[str, Any]) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    kind = JobKind.TRANSCRIPTION
+    table.set_sweep_floor(kind, "2026-03-01T00:00:00.000Z", read=None, swept_at="t0")
+    stored = table.set_sweep_floor(
+        kind, "2026-04-01T00:00:00.000Z", read="2026-03-01T00:00:00.000Z", swept_at="t1"
+    )
+    assert stored == table.sweep_floor(kind) == "2026-04-01T00:00:00.000Z"
+
+
+# -- markers of runs that are not at rest ---------------------------------------------------------
+
+
+def test_given_marked_runs_then_they_are_listed_and_cleared_only_by_their_marker(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.mark_unsettled("call-1", KEY[1], JobKind.TRANSCRIPTION, "owner-a")
+    table.mark_unsettled(
+        "call-2", shared_key(KEY[1], JobKind.CALL_ANALYTICS), JobKind.CALL_ANALYTICS, "owner-x"
+    )
+    # The run's lease is re-taken and marked again by a later owner.
+    table.mark_unsettled("call-1", KEY[1], JobKind.TRANSCRIPTION, "owner-b")
+
+    marked = {(m.job_name, m.run_key, m.kind, m.owner) for m in table.unsettled()}
+    assert marked == {
+        ("call-1", KEY[1], JobKind.TRANSCRIPTION, "owner-b"),
+        ("call-2", shared_key(KEY[1], JobKind.CALL_ANALYTICS), JobKind.CALL_ANALYTICS, "owner-x"),
+    }
+    table.clear_unsettled("call-1", KEY[1], "owner-a")  # a stale owner clears nothing
+    assert len(list(table.unsettled())) == 2
+    table.clear_unsettled("call-1", KEY[1], "owner-b")
+    assert [m.job_name for m in table.unsettled()] == ["call-2"]
+    # Markers are bookkeeping: no history question sees them.
+    assert table.runs("call-1") == []
+
+
+def test_given_markers_over_a_query_page_then_every_page_is_read(aws: dict[str, Any]) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    names = [f"job-{n:03d}-" + "x" * 190 for n in range(600)]
+    long_key = KEY[1] + "#" + "k" * 770  # ~2 KB a marker: 600 of them fill over one 1 MB page
+    for name in names:
+        table.mark_unsettled(name, long_key, JobKind.TRANSCRIPTION, "o")
+    queries: list[str] = []
+    aws["dynamodb"].meta.events.register(
+        "before-call.dynamodb.Query", lambda **_: queries.append("Query")
+    )
+
+    assert sorted(m.job_name for m in table.unsettled()) == names
+    assert len(queries) > 1
+
+
+def test_given_a_gone_run_when_settled_then_only_an_unleased_item_changes(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
+    held = table.get_run(*KEY)
+    assert held is not None
+    assert not table.settle_gone(held, "the run no longer exists", now=150.0)  # lease live
+    assert table.settle_gone(held, "the run no longer exists", now=250.0)
+    after = table.get_run(*KEY)
+    assert after is not None
+    assert (after.archive_status, after.retry_archive, after.lease_owner) == (
+        INCOMPLETE,
+        False,
+        None,
+    )
+    assert after.at_rest
+    assert not table.settle_gone(held, "again", now=300.0)  # its lease is gone: stale view
