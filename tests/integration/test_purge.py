@@ -741,3 +741,49 @@ def test_given_kind_then_its_choices_are_the_job_kinds(world: PurgeWorld) -> Non
     assert code == 2
     for kind in JobKind:
         assert kind.option in err
+
+
+def test_given_an_invocation_archiving_the_run_then_purge_refuses_and_deletes_nothing(
+    world: PurgeWorld,
+) -> None:
+    result = world.archive("in-flight")
+    folder = world.folder(result)
+    before = versions(world.s3, world.bucket, folder)
+    cut_off(world, "in-flight", result["createdAt"])
+    world.db.update_item(  # an invocation holds the run right now
+        TableName=world.table,
+        Key={"JobName": {"S": "in-flight"}, "CreatedAt": {"S": result["createdAt"]}},
+        UpdateExpression="SET LeaseOwner = :o, LeaseExpiresAt = :t",
+        ExpressionAttributeValues={":o": {"S": "inv"}, ":t": {"N": "99999999999"}},
+    )
+    item_before = item(world, "in-flight", result["createdAt"])
+
+    code, _, err = cli("purge", "in-flight", "--yes")
+
+    assert code == 1
+    assert "an invocation archiving it" in err and "nothing was deleted" in err
+    assert versions(world.s3, world.bucket, folder) == before
+    assert item(world, "in-flight", result["createdAt"]) == item_before
+
+
+def test_given_a_new_run_of_the_name_while_the_prompt_waits_then_it_is_named_not_erased(
+    world: PurgeWorld, prompt: list[Any]
+) -> None:
+    first = world.archive("reused")
+    world.fake.delete_job("reused")
+    later: list[dict[str, Any]] = []
+
+    def reuse_the_name() -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            later.append(world.archive("reused"))
+
+    prompt.append(reuse_the_name)
+
+    code, receipt, err = cli_json("purge", "reused")
+
+    assert code == 0, err
+    assert [r["CreatedAt"] for r in receipt["Runs"]] == [first["createdAt"]]
+    assert receipt["RunsNotErased"] == [later[0]["createdAt"]]
+    assert "purge them with --run" in err
+    assert versions(world.s3, world.bucket, world.folder(first)) == []
+    assert item(world, "reused", later[0]["createdAt"])["ArchiveStatus"] == "ARCHIVED"
