@@ -226,7 +226,9 @@ def _columns(table: Table) -> None:
 def _rows(table: Table, erasure: RunErasure, *, marks: bool) -> None:
     kind = erasure.kind.option if erasure.kind is not None else "kind not recorded"
     head = [text(f"{erasure.created_at}\n{kind}"), text(_outcome(erasure))]
-    if not erasure.versions and not erasure.uploads:
+    if erasure.outcome == "ALREADY_PURGED":
+        table.add_row(*head, text("(erased before: left as it is)"), text(""), text(""))
+    elif not erasure.versions and not erasure.uploads:
         table.add_row(*head, text("(no objects)"), text(""), text(""))
     held = {h.version for h in erasure.held} if marks else set()
     for version in erasure.versions:
