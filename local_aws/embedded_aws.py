@@ -21,6 +21,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import ThreadedWSGIServer
 
+from local_aws import moto_object_lock
 from local_aws.http_server import (
     DUMMY_CREDENTIAL,
     LOOPBACK,
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_transcribe import TranscribeServiceClient
+
+
+# GetObjectRetention, which moto 5.2.5 lacks (purge reads every version's retention).
+moto_object_lock.install()
 
 
 class _QuietMotoHandler(MotoRequestHandler):

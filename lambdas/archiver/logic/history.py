@@ -197,11 +197,15 @@ class HistoryRepository:
         """The newest recorded run of each job kind that has used the name, newest first.
 
         A transcription job and a Call Analytics job may share a name; each is its own job.
+        A purge tombstone counts for the kind it records; one written before tombstones
+        kept ``JobKind`` belongs to no kind we can tell, so it is shown beside the others
+        (the newest such) rather than in place of a kind's live run.
         """
-        latest: dict[JobKind, HistoryRecord] = {}
+        latest: dict[JobKind | None, HistoryRecord] = {}
         for run in self._queries.runs_of(job_name):
-            latest.setdefault(run.kind, run)
-            if len(latest) == len(JobKind):
+            unknown = run.job_kind is None and run.archive_status == contract.PURGED
+            latest.setdefault(None if unknown else run.kind, run)
+            if len(latest) == len(JobKind) + 1:
                 break
         return [r.to_plain() for r in latest.values()]
 

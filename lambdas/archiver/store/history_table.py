@@ -231,18 +231,6 @@ class HistoryTable:
         """Write a record unless the run already has one (no lease needed: no copying)."""
         return self._put(record, ConditionExpression="attribute_not_exists(JobName)")
 
-    def replace_with_tombstone(self, tombstone: HistoryRecord, *, now: float) -> bool:
-        """Replace a run's item with its tombstone, unless an invocation is archiving it right
-        now (a live lease): then False, and the item is left as it was."""
-        return self._put(
-            tombstone,
-            ConditionExpression=(
-                "attribute_exists(JobName) AND "
-                "(attribute_not_exists(LeaseExpiresAt) OR LeaseExpiresAt < :now)"
-            ),
-            ExpressionAttributeValues=to_dynamo({":now": now}),
-        )
-
     # -- the sweep's watermark ------------------------------------------------------------
 
     def sweep_floor(self, kind: JobKind) -> str | None:
@@ -388,6 +376,71 @@ class HistoryTable:
     def _put(self, record: HistoryRecord, **condition: Any) -> bool:
         try:
             self._db.put_item(TableName=self.name, Item=record.to_item(), **condition)
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    # -- purge: lease and tombstones ----------------------------------------------------
+    # Purge holds a run with the archiver's own lease attributes, so an invocation that
+    # comes for the run meanwhile finds it leased (BUSY) or settled, never free to copy.
+    # Once purge starts deleting, the item says PURGED with ArchiveError "purge under way"
+    # (logic/purge.py); the tombstone it becomes at the end has no ArchiveError, no lease,
+    # and is never written over: every purge write is conditional on purge's own lease.
+
+    @staticmethod
+    def is_tombstone(item: HistoryRecord) -> bool:
+        """An erased run's final item (a purge that was cut off still has ArchiveError)."""
+        return item.archive_status == PURGED and item.archive_error is None
+
+    def lease_for_purge(
+        self, job_name: str, created_at: str, owner: str, *, now: float, lease_until: float
+    ) -> tuple[bool, HistoryRecord | None]:
+        """Take the run's lease for a purge; returns whether it was taken and the item as it
+        was (None: no such item). Never taken on a tombstone, nor while a lease is live."""
+        try:
+            response = self._db.update_item(
+                TableName=self.name,
+                Key=_key(job_name, created_at),
+                UpdateExpression="SET LeaseOwner = :owner, LeaseExpiresAt = :until",
+                ConditionExpression=(
+                    "attribute_exists(JobName) AND "
+                    "(attribute_not_exists(ArchiveStatus) OR ArchiveStatus <> :purged OR "
+                    "attribute_exists(ArchiveError)) AND "
+                    "(attribute_not_exists(LeaseExpiresAt) OR LeaseExpiresAt < :now)"
+                ),
+                ExpressionAttributeValues=to_dynamo(
+                    {":owner": owner, ":until": lease_until, ":purged": PURGED, ":now": now}
+                ),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            return False, _held(exc)
+        old = response.get("Attributes")
+        return True, HistoryRecord.from_item(old) if old else None
+
+    def put_under_lease(self, record: HistoryRecord, owner: str) -> bool:
+        """Replace the run's item with ``record`` while ``owner`` holds its lease."""
+        return self._put(
+            record,
+            ConditionExpression="LeaseOwner = :owner",
+            ExpressionAttributeValues=to_dynamo({":owner": owner}),
+        )
+
+    def release_lease(self, job_name: str, created_at: str, owner: str) -> bool:
+        """Give the lease back (the item otherwise as it is) if ``owner`` still holds it."""
+        try:
+            self._db.update_item(
+                TableName=self.name,
+                Key=_key(job_name, created_at),
+                UpdateExpression="REMOVE LeaseOwner, LeaseExpiresAt",
+                ConditionExpression="LeaseOwner = :owner",
+                ExpressionAttributeValues=to_dynamo({":owner": owner}),
+            )
         except ClientError as exc:
             if _condition_failed(exc):
                 return False
