@@ -115,7 +115,8 @@ class Archiver:
         """
         deadline = deadline or Deadline.default()
         try:
-            job = self.jobs.describe(kind, job_name)
+            job = self._describe_reported(kind, job_name, event_time, event_status)
+            kind = job.kind
             if event_time is not None and not job.finished and _may_report(job, event_time):
                 job = self._wait_until_finished(job, deadline)
         except JobNotFoundError as exc:
@@ -138,6 +139,29 @@ class Archiver:
             # event will come. Nothing to record yet.
             raise JobNotFinishedError(f"{job_name}: Transcribe reports it {job.status}")
         return self._archive_run(job, deadline)
+
+    def _describe_reported(
+        self,
+        kind: JobKind,
+        job_name: str,
+        event_time: datetime | None,
+        event_status: str | None,
+    ) -> JobDescription:
+        """The job an event (or a listing) names, of ``kind``; raises JobNotFoundError.
+
+        Whether Transcribe Medical sends ``Transcribe Job State Change`` is not documented
+        (docs/contract.md): when GetTranscriptionJob does not know an event's job, the
+        Medical job of that name is taken if the event can have reported it.
+        """
+        try:
+            return self.jobs.describe(kind, job_name)
+        except JobNotFoundError:
+            if event_time is None or kind not in _MAY_BE_MEDICAL:
+                raise
+            medical = self.jobs.find(JobKind.MEDICAL, job_name)
+            if medical is None or not _may_report(medical, event_time, event_status):
+                raise
+            return medical
 
     def folder(self, job: JobDescription) -> str:
         """The run's folder in the archive bucket (docs/contract.md, "Archive layout")."""
@@ -340,7 +364,7 @@ class Archiver:
             run
             for run in self.table.runs(job_name)
             # A tombstone keeps no kind: a purged run answers for either.
-            if (run.kind is kind or run.archive_status == PURGED)
+            if (run.kind in _reported_kinds(kind) or run.archive_status == PURGED)
             and run.created_at <= latest
             and (event_status is None or run.job_status in (None, event_status))
         ]
@@ -366,6 +390,15 @@ class Archiver:
         done_before = previous.outputs if previous is not None else {}
         new_bytes = sum(s.size for n, s in report.stored.items() if n not in done_before)
         add(Metric.BYTES_ARCHIVED, MetricUnit.Bytes, new_bytes)
+
+
+#: Event kinds whose job may be a Medical one (see Archiver._describe_reported).
+_MAY_BE_MEDICAL: Final = frozenset({JobKind.TRANSCRIPTION})
+
+
+def _reported_kinds(kind: JobKind) -> frozenset[JobKind]:
+    """The kinds of run an event of ``kind`` can have reported."""
+    return frozenset({kind, JobKind.MEDICAL}) if kind in _MAY_BE_MEDICAL else frozenset({kind})
 
 
 def _may_report(job: JobDescription, event_time: datetime, status: str | None = None) -> bool:
