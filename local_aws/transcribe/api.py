@@ -100,7 +100,7 @@ def answer(double: FakeTranscribe, op: str, body: Mapping[str, Any]) -> dict[str
     """The response to one call: an injected fault, a quota refusal, or the operation's."""
     fault = double.api_faults.take(op)
     if fault is not None:
-        raise _fault_error(fault, double.throttle_status)
+        raise _fault_error(fault, double.throttle_status, op)
     if not double.quotas.allow(op):
         raise ApiError(
             double.throttle_status, "LimitExceededException", "Rate exceeded", "throttle"
@@ -121,7 +121,7 @@ def recorded_job(op: str, body: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _fault_error(fault: ApiFaultKind, throttle_status: int) -> ApiError:
+def _fault_error(fault: ApiFaultKind, throttle_status: int, op: str) -> ApiError:
     if fault == "throttle":
         return ApiError(throttle_status, "LimitExceededException", "Rate exceeded", fault)
     if fault == "internal":
@@ -134,6 +134,15 @@ def _fault_error(fault: ApiFaultKind, throttle_status: int) -> ApiError:
         )
     if fault == "not_found":
         return ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE, fault)
+    if fault == "access_denied":
+        # What IAM answers a role the stack did not grant the operation.
+        return ApiError(
+            400,
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/archiver/fn is not authorized to "
+            f"perform: transcribe:{op}",
+            fault,
+        )
     return ApiError(
         400,
         "NotFoundException",

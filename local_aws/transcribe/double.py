@@ -169,7 +169,8 @@ class FakeTranscribe(LocalServer[DoubleServer]):
 
         ``throttle``: LimitExceededException (throttle_status); ``internal``: 500
         InternalFailureException; ``not_found``: BadRequestException "The requested job
-        couldn't be found..."; ``not_found_exception``: NotFoundException.
+        couldn't be found..."; ``not_found_exception``: NotFoundException;
+        ``access_denied``: AccessDeniedException (an operation the caller was not granted).
         """
         self.api_faults.add(op, n, kind)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
-ApiFaultKind = Literal["throttle", "internal", "not_found", "not_found_exception"]
+ApiFaultKind = Literal["throttle", "internal", "not_found", "not_found_exception", "access_denied"]
 
 #: Transcribe quotas (requests per second); see docs/transcribe-facts.md.
 DEFAULT_RATE_LIMITS: Final[Mapping[str, float | None]] = {

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -339,3 +340,139 @@ def test_given_a_medical_and_a_transcription_job_share_name_and_millisecond_then
     event = world.fake.event_for("shared-visit", kind="transcription")
     assert world.invoke(event)["outcome"] == "DUPLICATE"
     assert len(runs(world.db, world.table, "shared-visit")) == 3
+
+
+# -- hostile: make a run end unrecorded, recorded twice, or as the wrong kind -----------------
+
+
+def test_given_the_stack_does_not_grant_medical_when_an_event_names_a_gone_job_then_recorded(
+    world: MedicalWorld,
+) -> None:
+    # A stack without the Medical grant (jobKinds) must still record a vanished transcription
+    # run, not bounce its event into the dead-letter queue for want of a Medical answer.
+    world.fake.add_job("vanished", status="FAILED")
+    event = world.fake.event_for("vanished")
+    world.fake.delete_job("vanished")
+    world.fake.fail_api_next("GetMedicalTranscriptionJob", 1, "access_denied")
+
+    result = world.invoke(event)
+
+    assert result["outcome"] == "INCOMPLETE"
+    item = only_run(world.db, world.table, "vanished")
+    assert item["JobKind"] == "TRANSCRIPTION"
+    assert item["ArchiveError"].startswith("the run no longer exists")
+    assert world.fake.api_calls("GetMedicalTranscriptionJob", status=400) == 1
+
+
+def test_given_an_event_while_the_medical_job_still_reads_in_progress_then_it_waits_as_medical(
+    world: MedicalWorld,
+) -> None:
+    # The event comes before GetMedicalTranscriptionJob says the run ended (read lag).
+    world.medical("slow-visit", status="IN_PROGRESS")
+    event = {
+        "version": "0",
+        "id": "medical-read-lag",
+        "detail-type": "Transcribe Job State Change",
+        "source": "aws.transcribe",
+        "account": "123456789012",
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"TranscriptionJobName": "slow-visit", "TranscriptionJobStatus": "COMPLETED"},
+    }
+    finisher = threading.Timer(0.5, world.fake.complete_job, ("slow-visit",), {"kind": MED})
+    finisher.start()
+    try:
+        result = world.invoke(event)
+    finally:
+        finisher.join()
+
+    assert result["outcome"] == "ARCHIVED", result
+    assert world.whole_of("slow-visit", MED)["JobKind"] == "MEDICAL"
+
+
+def test_given_the_sweep_and_an_event_race_for_one_medical_run_then_one_item_one_copy(
+    world: MedicalWorld,
+) -> None:
+    world.medical("raced-visit")
+    event = world.fake.event_for("raced-visit", kind=MED)
+    results: list[dict[str, Any]] = []
+
+    def run(request: dict[str, Any]) -> None:
+        try:
+            results.append(world.invoke(request))
+        except Exception as exc:  # told to retry later: the queue would deliver it again
+            results.append({"outcome": f"raised {exc.__class__.__name__}"})
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in (dict(SWEEP), event, event)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    item = world.whole_of("raced-visit", MED)
+    assert len(runs(world.db, world.table, "raced-visit")) == 1
+    folder = world.folder(item)
+    versions = world.s3.list_object_versions(Bucket=world.bucket, Prefix=folder)
+    assert sorted(v["Key"] for v in versions.get("Versions", [])) == [
+        f"{folder}job.json",
+        f"{folder}transcript.json",
+    ]
+    outcomes = sorted(r.get("outcome", "sweep") for r in results)
+    assert outcomes.count("ARCHIVED") <= 1
+
+
+def test_given_a_purged_medical_run_when_its_event_or_the_sweep_comes_then_nothing_returns(
+    world: MedicalWorld,
+) -> None:
+    world.medical("erased-visit")
+    event = world.fake.event_for("erased-visit", kind=MED)
+    world.sweep()
+    code, _, err = cli("purge", "erased-visit", "--yes", "--also-transcribe", "--reason", "test")
+    assert code == 0, err
+    with pytest.raises(KeyError):
+        world.fake.describe("erased-visit", kind=MED)  # deleted at Transcribe too
+
+    assert world.invoke(event)["outcome"] == "DUPLICATE"
+    world.sweep()
+
+    (tombstone,) = runs(world.db, world.table, "erased-visit")
+    assert tombstone["ArchiveStatus"] == "PURGED"
+    assert keys_under(world.s3, world.bucket, "medical/erased-visit/") == []
+
+
+def test_given_a_transcription_job_took_the_name_when_a_medical_jobs_event_comes_late_then_medical(
+    world: MedicalWorld,
+) -> None:
+    # The Medical job ended and its event was held up; meanwhile a transcription job of the
+    # same name was started. The event can only be the Medical run's: no phantom item.
+    created = datetime.now(UTC) - timedelta(minutes=5)
+    world.medical(
+        "taken-name", creation_time=created, completion_time=created + timedelta(1 / 1440)
+    )
+    event = world.fake.event_for("taken-name", kind=MED)
+    world.fake.add_job("taken-name", status="IN_PROGRESS")
+
+    result = world.invoke(event)
+
+    assert result["outcome"] == "ARCHIVED", result
+    (item,) = runs(world.db, world.table, "taken-name")
+    assert item["JobKind"] == "MEDICAL"
+    world.whole_of("taken-name", MED)
+
+
+def test_given_a_failed_transcription_job_of_the_name_when_a_medical_event_comes_then_medical(
+    world: MedicalWorld,
+) -> None:
+    # A transcription job of the name FAILED long ago; the event says COMPLETED: it is the
+    # Medical run's, which the status tells apart.
+    world.fake.add_job(
+        "two-kinds", status="FAILED", creation_time=datetime.now(UTC) - timedelta(days=2)
+    )
+    world.medical("two-kinds")
+    event = world.fake.event_for("two-kinds", kind=MED)
+
+    assert world.invoke(event)["outcome"] == "ARCHIVED"
+
+    (item,) = runs(world.db, world.table, "two-kinds")
+    assert item["JobKind"] == "MEDICAL"

@@ -150,18 +150,33 @@ class Archiver:
         """The job an event (or a listing) names, of ``kind``; raises JobNotFoundError.
 
         Whether Transcribe Medical sends ``Transcribe Job State Change`` is not documented
-        (docs/contract.md): when GetTranscriptionJob does not know an event's job, the
-        Medical job of that name is taken if the event can have reported it.
+        (docs/contract.md): when GetTranscriptionJob knows no job the event can have
+        reported (none, a later one of the name, one that ended otherwise), the Medical job
+        of that name is taken if the event can have reported it.
         """
-        try:
+        if event_time is None or kind not in _MAY_BE_MEDICAL:
             return self.jobs.describe(kind, job_name)
+        try:
+            job = self.jobs.describe(kind, job_name)
         except JobNotFoundError:
-            if event_time is None or kind not in _MAY_BE_MEDICAL:
-                raise
-            medical = self.jobs.find(JobKind.MEDICAL, job_name)
-            if medical is None or not _may_report(medical, event_time, event_status):
+            medical = self._medical_reported(job_name, event_time, event_status)
+            if medical is None:
                 raise
             return medical
+        if _may_report(job, event_time, event_status):
+            return job
+        # Otherwise the caller records that the event's run is gone, unless it was Medical.
+        return self._medical_reported(job_name, event_time, event_status) or job
+
+    def _medical_reported(
+        self, job_name: str, event_time: datetime, event_status: str | None
+    ) -> JobDescription | None:
+        """The Medical job of the name, if an event at ``event_time`` can have reported it
+        (one more Get call)."""
+        medical = self.jobs.find(JobKind.MEDICAL, job_name)
+        if medical is not None and _may_report(medical, event_time, event_status):
+            return medical
+        return None
 
     def folder(self, job: JobDescription) -> str:
         """The run's folder in the archive bucket (docs/contract.md, "Archive layout")."""
