@@ -125,7 +125,7 @@ def test_given_both_medical_kinds_on_the_wire_then_their_keys_are_in_the_api_mod
     )
     fake_transcribe.add_medical_scribe_job("wire-failed", output_bucket=TEAM, status="FAILED")
     operations = TRANSCRIBE_MODEL.operation_model
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("GetMedicalTranscriptionJob", {"MedicalTranscriptionJobName": "wire-visit"}),
         ("GetMedicalTranscriptionJob", {"MedicalTranscriptionJobName": "wire-failed"}),
         ("ListMedicalTranscriptionJobs", {"MaxResults": 100}),
