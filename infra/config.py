@@ -37,6 +37,8 @@ KEY_POWERTOOLS_LAYER_ARN: Final = "powertoolsLayerArn"
 KEY_SOURCE_KMS_KEY_ARNS: Final = "sourceKmsKeyArns"
 KEY_SWEEP_SCHEDULE: Final = "sweepSchedule"
 KEY_CALL_ANALYTICS_PREFIX: Final = "callAnalyticsPrefix"
+KEY_MEDICAL_PREFIX: Final = "medicalPrefix"
+KEY_MEDICAL_SCRIBE_PREFIX: Final = "medicalScribePrefix"
 KEY_OBJECT_LOCK_MODE: Final = "objectLockMode"
 KEY_OBJECT_LOCK_DAYS: Final = "objectLockDays"
 KEY_UNREDACTED_RETENTION_DAYS: Final = "unredactedRetentionDays"
@@ -62,6 +64,8 @@ ALL_KEYS: Final = (
     KEY_SOURCE_KMS_KEY_ARNS,
     KEY_SWEEP_SCHEDULE,
     KEY_CALL_ANALYTICS_PREFIX,
+    KEY_MEDICAL_PREFIX,
+    KEY_MEDICAL_SCRIBE_PREFIX,
     KEY_OBJECT_LOCK_MODE,
     KEY_OBJECT_LOCK_DAYS,
     KEY_UNREDACTED_RETENTION_DAYS,
@@ -72,6 +76,8 @@ ALL_KEYS: Final = (
 DEFAULT_STACK_NAME: Final = "TranscribeArchiver"
 DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
 DEFAULT_CALL_ANALYTICS_PREFIX: Final = contract.DEFAULT_CALL_ANALYTICS_PREFIX
+DEFAULT_MEDICAL_PREFIX: Final = contract.DEFAULT_MEDICAL_PREFIX
+DEFAULT_MEDICAL_SCRIBE_PREFIX: Final = contract.DEFAULT_MEDICAL_SCRIBE_PREFIX
 #: Invocations the event queue's mapping runs at once, a bound that needs no reserved
 #: concurrency. With contract.QUEUE_BATCH_SIZE records each: at most 10 archivers at once.
 DEFAULT_MAX_CONCURRENCY: Final = 5
@@ -171,6 +177,9 @@ class ArchiverConfig:
     sweep_minutes: int = DEFAULT_SWEEP_MINUTES
     #: Where Call Analytics runs get their folders, beside (never inside) archive_prefix.
     call_analytics_prefix: str = DEFAULT_CALL_ANALYTICS_PREFIX
+    #: Where Medical and HealthScribe runs get their folders (same rules).
+    medical_prefix: str = DEFAULT_MEDICAL_PREFIX
+    medical_scribe_prefix: str = DEFAULT_MEDICAL_SCRIBE_PREFIX
     #: Object Lock of a newly created archive bucket: GOVERNANCE or COMPLIANCE, and days.
     object_lock_mode: str | None = None
     object_lock_days: int | None = None
@@ -197,23 +206,13 @@ class ArchiverConfig:
     @classmethod
     def from_mapping(cls, ctx: Mapping[str, Any]) -> ArchiverConfig:
         glacier = _optional_int(ctx, KEY_GLACIER_AFTER_DAYS, minimum=1)
-        archive_prefix = _prefix(ctx, KEY_ARCHIVE_PREFIX, DEFAULT_ARCHIVE_PREFIX)
-        analytics_prefix = _prefix(ctx, KEY_CALL_ANALYTICS_PREFIX, DEFAULT_CALL_ANALYTICS_PREFIX)
-        if archive_prefix.startswith(analytics_prefix) or analytics_prefix.startswith(
-            archive_prefix
-        ):
-            # A purge of one kind's run would otherwise reach into the other kind's folders.
-            raise ConfigError(
-                KEY_CALL_ANALYTICS_PREFIX,
-                f"must neither contain nor lie inside {KEY_ARCHIVE_PREFIX} {archive_prefix!r}",
-                analytics_prefix,
-            )
+        prefixes = _prefixes(ctx)
         reserved, maximum = _concurrency(ctx)
         return cls(
             stack_name=_stack_name(ctx),
             archive_bucket_name=_optional_bucket_name(ctx, KEY_ARCHIVE_BUCKET_NAME),
             jobs_table_name=_optional_table_name(ctx),
-            archive_prefix=archive_prefix,
+            archive_prefix=prefixes[KEY_ARCHIVE_PREFIX],
             source_buckets=_source_buckets(ctx),
             kms_key_arn=_optional_match(ctx, KEY_KMS_KEY_ARN, _KMS_KEY_ARN_RE, _KMS_HINT),
             archive_unredacted=_bool(ctx, KEY_ARCHIVE_UNREDACTED, default=True),
@@ -240,7 +239,9 @@ class ArchiverConfig:
             ),
             source_kms_key_arns=_source_kms_key_arns(ctx),
             sweep_minutes=_sweep_minutes(ctx),
-            call_analytics_prefix=analytics_prefix,
+            call_analytics_prefix=prefixes[KEY_CALL_ANALYTICS_PREFIX],
+            medical_prefix=prefixes[KEY_MEDICAL_PREFIX],
+            medical_scribe_prefix=prefixes[KEY_MEDICAL_SCRIBE_PREFIX],
             **_retention(ctx),
         )
 
@@ -348,6 +349,30 @@ def _prefix(ctx: Mapping[str, Any], key: str, default: str) -> str:
     if any(part in {"", ".", ".."} for part in value[:-1].split("/")):
         raise ConfigError(key, "must not have empty, '.' or '..' segments", value)
     return value
+
+
+#: Each job kind's folder prefix: context key and default.
+_KIND_PREFIXES: Final = (
+    (KEY_ARCHIVE_PREFIX, DEFAULT_ARCHIVE_PREFIX),
+    (KEY_CALL_ANALYTICS_PREFIX, DEFAULT_CALL_ANALYTICS_PREFIX),
+    (KEY_MEDICAL_PREFIX, DEFAULT_MEDICAL_PREFIX),
+    (KEY_MEDICAL_SCRIBE_PREFIX, DEFAULT_MEDICAL_SCRIBE_PREFIX),
+)
+
+
+def _prefixes(ctx: Mapping[str, Any]) -> dict[str, str]:
+    """Every kind's prefix by context key, none containing or inside another."""
+    prefixes: dict[str, str] = {}
+    for key, default in _KIND_PREFIXES:
+        value = _prefix(ctx, key, default)
+        for earlier_key, earlier in prefixes.items():
+            if earlier.startswith(value) or value.startswith(earlier):
+                # A purge of one kind's run would otherwise reach into another kind's folders.
+                raise ConfigError(
+                    key, f"must neither contain nor lie inside {earlier_key} {earlier!r}", value
+                )
+        prefixes[key] = value
+    return prefixes
 
 
 def _source_buckets(ctx: Mapping[str, Any]) -> tuple[str, ...]:

@@ -5,7 +5,9 @@ plays Transcribe and serves real output links. The bucket, table and EventBridge
 built from the same definitions the stack uses (archiver.contract). Each job's state-change
 event goes through the rules (one per job kind) into an SQS queue — plus one duplicate
 delivery — and the emulated event source mapping (local_aws.event_source_mapping) hands
-the queue to the archiver's handler in batches, as the stack's does.
+the queue to the archiver's handler in batches, as the stack's does. Medical and
+HealthScribe jobs send no event: the scheduled sweep (the handler's ``sweep`` action) finds
+them, as the stack's schedule does.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rich.table import Table
 from local_aws.archive_env import archiver_environment
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.event_source_mapping import EventSourceMapping, MappingReport
+from local_aws.lambda_context import FakeLambdaContext
 from local_aws.transcribe import FakeTranscribe
 
 ARCHIVE_BUCKET = "transcribe-archive-demo"
@@ -83,6 +86,24 @@ def add_jobs(fake: FakeTranscribe) -> list[tuple[str, str]]:
     ]
 
 
+def add_swept_jobs(fake: FakeTranscribe) -> list[tuple[str, str]]:
+    """Jobs of the kinds no event announces: the sweep finds them."""
+    fake.add_medical_job(
+        "clinic-dictation-0007",
+        output_bucket=TEAM_BUCKET,
+        type="DICTATION",
+        content_identification="PHI",
+        tags={"Clinic": "North"},
+    )
+    fake.add_medical_scribe_job(
+        "clinic-visit-0042", output_bucket=TEAM_BUCKET, note_template="HISTORY_AND_PHYSICAL"
+    )
+    return [
+        ("clinic-dictation-0007", "Transcribe Medical dictation, PHI labelled (sweep, S3 copy)"),
+        ("clinic-visit-0042", "HealthScribe visit: transcript + clinical note (sweep, S3 copy)"),
+    ]
+
+
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -110,6 +131,7 @@ def main() -> int:
             aws.create_bucket(TEAM_BUCKET)
             queue_url = _route_events_to_queue(aws)
             jobs = add_jobs(fake)
+            swept = add_swept_jobs(fake)
 
             env = archiver_environment(aws, fake, bucket=ARCHIVE_BUCKET, table=TABLE) | {
                 "POWERTOOLS_METRICS_DISABLED": "true",  # EMF lines would drown the tables
@@ -132,8 +154,13 @@ def main() -> int:
                         return 1
 
                 deliveries, report = _drain(aws, queue_url, handler)
-                recorded = _recorded(aws, jobs)
-                _print_outcomes(jobs, deliveries, recorded)
+                sweep = handler({"action": contract.SWEEP_ACTION}, FakeLambdaContext())
+                recorded = _recorded(aws, jobs + swept)
+                _print_outcomes(jobs + swept, deliveries, recorded)
+                console.print(
+                    f"The sweep listed {sweep.get('listed')} finished jobs of every kind and "
+                    f"archived {sweep.get('recovered')} that no event had announced."
+                )
                 console.rule("History (transcribe-archiver history list)")
                 cli_main(["history", "list", "--table", TABLE])
                 console.rule("Archive objects")
@@ -142,13 +169,17 @@ def main() -> int:
                 cli_main(["history", "show", "sales-call-redacted", "--table", TABLE])
                 console.rule("A Call Analytics job (history show contact-center-call-0042)")
                 cli_main(["history", "show", "contact-center-call-0042", "--table", TABLE])
+                console.rule("A HealthScribe job (history show clinic-visit-0042)")
+                cli_main(["history", "show", "clinic-visit-0042", "--table", TABLE])
 
     elapsed = time.monotonic() - started
     delivered = sum(deliveries.values())
     # Every job archived, once, although the first was delivered twice; no record failed;
     # the vocabulary and post-call streaming events never matched a rule.
+    # The Medical and HealthScribe jobs, which send no event, were archived by the sweep.
     ok = (
-        all(recorded[name] == ["ARCHIVED"] for name, _ in jobs)
+        all(recorded[name] == ["ARCHIVED"] for name, _ in jobs + swept)
+        and sweep.get("recovered") == len(swept)
         and delivered == len(jobs) + 1
         and deliveries[jobs[0][0]] == 2
         and not report.reported_failures
@@ -156,7 +187,8 @@ def main() -> int:
     )
     console.print(
         f"\n{delivered} events delivered by the rules ({len(entries)} sent) in "
-        f"{report.invocations} batches, {len(jobs)} job runs recorded, in {elapsed:.1f} s. "
+        f"{report.invocations} batches, {len(jobs + swept)} job runs recorded, in "
+        f"{elapsed:.1f} s. "
         "Everything stopped."
     )
     if not ok:
@@ -266,7 +298,12 @@ def _print_outcomes(
 
 
 def _print_objects(s3: Any) -> None:
-    for prefix in (contract.DEFAULT_ARCHIVE_PREFIX, contract.DEFAULT_CALL_ANALYTICS_PREFIX):
+    for prefix in (
+        contract.DEFAULT_ARCHIVE_PREFIX,
+        contract.DEFAULT_CALL_ANALYTICS_PREFIX,
+        contract.DEFAULT_MEDICAL_PREFIX,
+        contract.DEFAULT_MEDICAL_SCRIBE_PREFIX,
+    ):
         table = Table(title=f"s3://{ARCHIVE_BUCKET}/{prefix}")
         table.add_column("job")
         table.add_column("run")

@@ -38,6 +38,8 @@ class ArchiveStorage(Construct):
         super().__init__(scope, construct_id)
         self._prefix = config.archive_prefix
         self._analytics_prefix = config.call_analytics_prefix
+        self._medical_prefix = config.medical_prefix
+        self._medical_scribe_prefix = config.medical_scribe_prefix
         self.access_log_bucket: s3.Bucket | None = None
         self.bucket = self._adopt_or_create_bucket(config, key)
         self.table = self._adopt_or_create_table(config, key)
@@ -51,6 +53,16 @@ class ArchiveStorage(Construct):
     def call_analytics_objects_arn(self) -> str:
         """Every object under the Call Analytics prefix (a folder beside the archive's)."""
         return self.bucket.arn_for_objects(f"{self._analytics_prefix}*")
+
+    @property
+    def medical_objects_arn(self) -> str:
+        """Every object under the Medical prefix."""
+        return self.bucket.arn_for_objects(f"{self._medical_prefix}*")
+
+    @property
+    def medical_scribe_objects_arn(self) -> str:
+        """Every object under the HealthScribe prefix."""
+        return self.bucket.arn_for_objects(f"{self._medical_scribe_prefix}*")
 
     @property
     def table_arns(self) -> list[str]:

@@ -162,6 +162,8 @@ class ArchiverFunction(Construct):
             contract.ENV_ALLOWED_SOURCE_HOSTS: "",
             contract.ENV_MAX_OUTPUT_BYTES: str(contract.DEFAULT_MAX_OUTPUT_BYTES),
             contract.ENV_CALL_ANALYTICS_PREFIX: config.call_analytics_prefix,
+            contract.ENV_MEDICAL_PREFIX: config.medical_prefix,
+            contract.ENV_MEDICAL_SCRIBE_PREFIX: config.medical_scribe_prefix,
             **(
                 {contract.ENV_HISTORY_RETENTION_DAYS: str(config.history_retention_days)}
                 if config.history_retention_days is not None
@@ -187,7 +189,12 @@ class ArchiverFunction(Construct):
         self, config: ArchiverConfig, storage: ArchiveStorage, key: kms.IKey | None
     ) -> list[iam.PolicyStatement]:
         stack = Stack.of(self)
-        archive = [storage.archive_objects_arn, storage.call_analytics_objects_arn]
+        archive = [
+            storage.archive_objects_arn,
+            storage.call_analytics_objects_arn,
+            storage.medical_objects_arn,
+            storage.medical_scribe_objects_arn,
+        ]
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -211,10 +218,37 @@ class ArchiverFunction(Construct):
                     stack.format_arn(service="transcribe", resource="analytics", resource_name="*")
                 ],
             ),
+            # Medical jobs: found by the sweep, or named by a Transcribe Job State Change.
+            iam.PolicyStatement(
+                sid="ReadMedicalTranscriptionJobs",
+                actions=["transcribe:GetMedicalTranscriptionJob"],
+                resources=[
+                    stack.format_arn(
+                        service="transcribe",
+                        resource="medical-transcription-job",
+                        resource_name="*",
+                    )
+                ],
+            ),
+            # HealthScribe jobs: found by the sweep.
+            iam.PolicyStatement(
+                sid="ReadMedicalScribeJobs",
+                actions=["transcribe:GetMedicalScribeJob"],
+                resources=[
+                    stack.format_arn(
+                        service="transcribe", resource="medical-scribe-job", resource_name="*"
+                    )
+                ],
+            ),
             # The sweep lists finished (and unfinished) jobs; List actions take no resource.
             iam.PolicyStatement(
                 sid="ListTranscriptionJobs",
-                actions=["transcribe:ListTranscriptionJobs", "transcribe:ListCallAnalyticsJobs"],
+                actions=[
+                    "transcribe:ListTranscriptionJobs",
+                    "transcribe:ListCallAnalyticsJobs",
+                    "transcribe:ListMedicalTranscriptionJobs",
+                    "transcribe:ListMedicalScribeJobs",
+                ],
                 resources=["*"],
             ),
             # CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all
@@ -297,9 +331,8 @@ class ArchiverFunction(Construct):
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
                 reason=(
-                    "X-Ray PutTraceSegments/PutTelemetryRecords and Transcribe "
-                    "ListTranscriptionJobs/ListCallAnalyticsJobs (the sweep) support no "
-                    "resource-level permissions."
+                    "X-Ray PutTraceSegments/PutTelemetryRecords and Transcribe's List…Jobs "
+                    "actions (the sweep) support no resource-level permissions."
                 ),
                 applies_to=["Resource::*"],
             ),
@@ -328,12 +361,28 @@ class ArchiverFunction(Construct):
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
                 reason=(
+                    "Job names come from the sweep's listings at run time; the statements "
+                    "allow only GetMedicalTranscriptionJob / GetMedicalScribeJob on this "
+                    "account's and region's Medical and HealthScribe jobs."
+                ),
+                applies_to=[
+                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
+                    "<AWS::AccountId>:medical-transcription-job/*",
+                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
+                    "<AWS::AccountId>:medical-scribe-job/*",
+                ],
+            ),
+            NagPackSuppression(
+                id="AwsSolutions-IAM5",
+                reason=(
                     "Object keys are {prefix}{JobName}/{CreationTime}/..., known only at run "
-                    "time; access is confined to the archive and Call Analytics prefixes."
+                    "time; access is confined to the job kinds' archive prefixes."
                 ),
                 applies_to=[
                     _nag_resource(stack, storage.archive_objects_arn),
                     _nag_resource(stack, storage.call_analytics_objects_arn),
+                    _nag_resource(stack, storage.medical_objects_arn),
+                    _nag_resource(stack, storage.medical_scribe_objects_arn),
                 ],
             ),
             NagPackSuppression(

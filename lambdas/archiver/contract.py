@@ -18,10 +18,15 @@ class JobKind(enum.StrEnum):
 
     TRANSCRIPTION = "TRANSCRIPTION"
     CALL_ANALYTICS = "CALL_ANALYTICS"
+    #: Amazon Transcribe Medical (``StartMedicalTranscriptionJob``).
+    MEDICAL = "MEDICAL"
+    #: AWS HealthScribe (``StartMedicalScribeJob``): a transcript and a clinical note.
+    MEDICAL_SCRIBE = "MEDICAL_SCRIBE"
 
     @property
     def option(self) -> str:
-        """How the CLI spells the kind (``--kind``): ``transcription``, ``call-analytics``."""
+        """How the CLI spells the kind (``--kind``): ``transcription``, ``call-analytics``,
+        ``medical``, ``medical-scribe``."""
         return self.value.lower().replace("_", "-")
 
 
@@ -94,7 +99,9 @@ CALL_ANALYTICS_EVENT_PATTERN: Final[dict[str, Any]] = {
     "detail-type": [CALL_ANALYTICS_DETAIL_TYPE],
     "detail": {"JobStatus": list(FINISHED_STATUSES)},
 }
-#: Every pattern the stack subscribes to, one rule each.
+#: Every pattern the stack subscribes to, one rule each. Medical and HealthScribe jobs have no
+#: documented event of their own: the sweep finds them (and a ``Transcribe Job State Change``
+#: naming a Medical job is archived as one, see ``logic/archive.py``).
 EVENT_PATTERNS: Final[dict[JobKind, dict[str, Any]]] = {
     JobKind.TRANSCRIPTION: TRANSCRIPTION_EVENT_PATTERN,
     JobKind.CALL_ANALYTICS: CALL_ANALYTICS_EVENT_PATTERN,
@@ -120,6 +127,8 @@ REDACTED: Final = "redacted-transcript.json"
 VTT: Final = "subtitles.vtt"
 SRT: Final = "subtitles.srt"
 JOB: Final = "job.json"
+#: A HealthScribe run's clinical note (``MedicalScribeOutput.ClinicalDocumentUri``).
+CLINICAL_DOCUMENT: Final = "clinical-document.json"
 #: A Call Analytics run's redacted audio: ``redacted-media.{ext}``, ext from the link.
 REDACTED_MEDIA_STEM: Final = "redacted-media"
 CONTENT_TYPES: Final[dict[str, str]] = {
@@ -128,6 +137,7 @@ CONTENT_TYPES: Final[dict[str, str]] = {
     VTT: "text/vtt",
     SRT: "application/x-subrip",
     JOB: "application/json",
+    CLINICAL_DOCUMENT: "application/json",
 }
 #: Content-Type of redacted audio by file extension (Call Analytics' media formats).
 MEDIA_CONTENT_TYPES: Final[dict[str, str]] = {
@@ -170,11 +180,16 @@ ENV_ARCHIVE_UNREDACTED: Final = "ARCHIVE_UNREDACTED"
 ENV_ALLOWED_SOURCE_HOSTS: Final = "ALLOWED_SOURCE_HOSTS"
 ENV_MAX_OUTPUT_BYTES: Final = "MAX_OUTPUT_BYTES"
 ENV_CALL_ANALYTICS_PREFIX: Final = "CALL_ANALYTICS_PREFIX"
+#: Optional: key prefixes of Medical and HealthScribe runs (defaults below).
+ENV_MEDICAL_PREFIX: Final = "MEDICAL_PREFIX"
+ENV_MEDICAL_SCRIBE_PREFIX: Final = "MEDICAL_SCRIBE_PREFIX"
 #: Optional: days a history item is kept (DynamoDB TTL); unset keeps items forever.
 ENV_HISTORY_RETENTION_DAYS: Final = "HISTORY_RETENTION_DAYS"
 
 DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
 DEFAULT_CALL_ANALYTICS_PREFIX: Final = "call-analytics/"
+DEFAULT_MEDICAL_PREFIX: Final = "medical/"
+DEFAULT_MEDICAL_SCRIBE_PREFIX: Final = "medical-scribe/"
 #: Outputs larger than this are not copied (S3's single CopyObject limit; the record says so).
 DEFAULT_MAX_OUTPUT_BYTES: Final = 5 * 1024**3
 

@@ -11,7 +11,12 @@ from archiver.contract import DEFAULT_ARCHIVE_PREFIX as DEFAULT_PREFIX
 from archiver.contract import (
     DEFAULT_CALL_ANALYTICS_PREFIX,
     DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_MEDICAL_PREFIX,
+    DEFAULT_MEDICAL_SCRIBE_PREFIX,
+    ENV_CALL_ANALYTICS_PREFIX,
     ENV_HISTORY_RETENTION_DAYS,
+    ENV_MEDICAL_PREFIX,
+    ENV_MEDICAL_SCRIBE_PREFIX,
     JobKind,
 )
 from archiver.errors import ConfigurationError
@@ -32,14 +37,19 @@ class Settings:
     allowed_source_hosts: frozenset[str] = field(default_factory=frozenset)
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     call_analytics_prefix: str = DEFAULT_CALL_ANALYTICS_PREFIX
+    medical_prefix: str = DEFAULT_MEDICAL_PREFIX
+    medical_scribe_prefix: str = DEFAULT_MEDICAL_SCRIBE_PREFIX
     #: Days a history item is kept (DynamoDB TTL); None keeps it forever.
     history_retention_days: int | None = None
 
     def prefix(self, kind: JobKind) -> str:
         """The key prefix under which runs of ``kind`` get their folders."""
-        if kind is JobKind.CALL_ANALYTICS:
-            return self.call_analytics_prefix
-        return self.archive_prefix
+        return {
+            JobKind.TRANSCRIPTION: self.archive_prefix,
+            JobKind.CALL_ANALYTICS: self.call_analytics_prefix,
+            JobKind.MEDICAL: self.medical_prefix,
+            JobKind.MEDICAL_SCRIBE: self.medical_scribe_prefix,
+        }[kind]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,22 +64,23 @@ class Settings:
         if not table:
             raise ConfigurationError("JOBS_TABLE is required (the history table's name)")
         prefix = _parse_prefix("ARCHIVE_PREFIX", env.get("ARCHIVE_PREFIX", DEFAULT_PREFIX))
-        analytics = _parse_prefix(
-            "CALL_ANALYTICS_PREFIX",
-            env.get("CALL_ANALYTICS_PREFIX") or DEFAULT_CALL_ANALYTICS_PREFIX,
-        )
-        if prefix.startswith(analytics) or analytics.startswith(prefix):
-            # One kind's folders would lie inside the other's: a job named like the other
-            # prefix would share (and a purge would erase) the other kind's objects.
-            raise ConfigurationError(
-                f"ARCHIVE_PREFIX {prefix!r} and CALL_ANALYTICS_PREFIX {analytics!r} must "
-                "not contain one another"
+        # The other kinds' prefixes: unset or empty means the default.
+        kind_prefixes = {
+            name: _parse_prefix(name, env.get(name) or default)
+            for name, default in (
+                (ENV_CALL_ANALYTICS_PREFIX, DEFAULT_CALL_ANALYTICS_PREFIX),
+                (ENV_MEDICAL_PREFIX, DEFAULT_MEDICAL_PREFIX),
+                (ENV_MEDICAL_SCRIBE_PREFIX, DEFAULT_MEDICAL_SCRIBE_PREFIX),
             )
+        }
+        _check_apart({"ARCHIVE_PREFIX": prefix, **kind_prefixes})
         return cls(
             archive_bucket=bucket,
             jobs_table=table,
             archive_prefix=prefix,
-            call_analytics_prefix=analytics,
+            call_analytics_prefix=kind_prefixes[ENV_CALL_ANALYTICS_PREFIX],
+            medical_prefix=kind_prefixes[ENV_MEDICAL_PREFIX],
+            medical_scribe_prefix=kind_prefixes[ENV_MEDICAL_SCRIBE_PREFIX],
             archive_unredacted=_parse_bool("ARCHIVE_UNREDACTED", env.get("ARCHIVE_UNREDACTED")),
             allowed_source_hosts=_parse_hosts(env.get("ALLOWED_SOURCE_HOSTS", "")),
             max_output_bytes=_parse_size(env.get("MAX_OUTPUT_BYTES")),
@@ -86,6 +97,18 @@ def _parse_prefix(name: str, prefix: str) -> str:
         # A prefix is a folder: "archive" would otherwise glue onto the job name.
         prefix += "/"
     return prefix
+
+
+def _check_apart(prefixes: Mapping[str, str]) -> None:
+    """No kind's folders may lie inside another's: a job named like the other prefix would
+    share (and a purge would erase) the other kind's objects."""
+    named = list(prefixes.items())
+    for i, (name, prefix) in enumerate(named):
+        for other_name, other in named[i + 1 :]:
+            if prefix.startswith(other) or other.startswith(prefix):
+                raise ConfigurationError(
+                    f"{name} {prefix!r} and {other_name} {other!r} must not contain one another"
+                )
 
 
 def _parse_bool(name: str, raw: str | None, default: bool = True) -> bool:

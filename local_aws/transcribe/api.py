@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from local_aws.transcribe import analytics
+from local_aws.transcribe import analytics, medical, scribe
 from local_aws.transcribe.faults import ApiFaultKind
 from local_aws.transcribe.jobs import JobRun
 from local_aws.transcribe.model import (
@@ -135,11 +135,12 @@ def _fault_error(fault: ApiFaultKind, throttle_status: int, op: str) -> ApiError
     if fault == "not_found":
         return ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE, fault)
     if fault == "access_denied":
-        # A caller not granted the action (a kind left out of the stack's jobKinds).
+        # What IAM answers a role the stack did not grant the operation.
         return ApiError(
             400,
             "AccessDeniedException",
-            f"User is not authorized to perform: transcribe:{op}",
+            "User: arn:aws:sts::123456789012:assumed-role/archiver/fn is not authorized to "
+            f"perform: transcribe:{op}",
             fault,
         )
     if fault == "html_forbidden":
@@ -244,6 +245,54 @@ def delete_call_analytics_job(double: FakeTranscribe, body: Mapping[str, Any]) -
     return {}
 
 
+def get_medical_transcription_job(
+    double: FakeTranscribe, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    run = double.medical_jobs.find(job_name_param(body, "MedicalTranscriptionJobName"))
+    if run is None:
+        raise ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE)
+    return {"MedicalTranscriptionJob": medical.job_json(run, double.response_links())}
+
+
+def list_medical_transcription_jobs(
+    double: FakeTranscribe, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    return _list(
+        body, double.medical_jobs.runs(), "MedicalTranscriptionJobSummaries", medical.summary
+    )
+
+
+def delete_medical_transcription_job(
+    double: FakeTranscribe, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    try:
+        double.delete_job(job_name_param(body, "MedicalTranscriptionJobName"), kind="medical")
+    except KeyError:
+        raise ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE) from None
+    return {}
+
+
+def get_medical_scribe_job(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
+    run = double.medical_scribe_jobs.find(job_name_param(body, "MedicalScribeJobName"))
+    if run is None:
+        raise ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE)
+    return {"MedicalScribeJob": scribe.job_json(run, double.response_links())}
+
+
+def list_medical_scribe_jobs(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
+    return _list(
+        body, double.medical_scribe_jobs.runs(), "MedicalScribeJobSummaries", scribe.summary
+    )
+
+
+def delete_medical_scribe_job(double: FakeTranscribe, body: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        double.delete_job(job_name_param(body, "MedicalScribeJobName"), kind="medical-scribe")
+    except KeyError:
+        raise ApiError(400, "BadRequestException", JOB_NOT_FOUND_MESSAGE) from None
+    return {}
+
+
 OPERATIONS: Final[Mapping[str, Operation]] = {
     "GetTranscriptionJob": Operation(get_transcription_job, "TranscriptionJobName"),
     "ListTranscriptionJobs": Operation(list_transcription_jobs),
@@ -251,6 +300,16 @@ OPERATIONS: Final[Mapping[str, Operation]] = {
     "GetCallAnalyticsJob": Operation(get_call_analytics_job, "CallAnalyticsJobName"),
     "ListCallAnalyticsJobs": Operation(list_call_analytics_jobs),
     "DeleteCallAnalyticsJob": Operation(delete_call_analytics_job, "CallAnalyticsJobName"),
+    "GetMedicalTranscriptionJob": Operation(
+        get_medical_transcription_job, "MedicalTranscriptionJobName"
+    ),
+    "ListMedicalTranscriptionJobs": Operation(list_medical_transcription_jobs),
+    "DeleteMedicalTranscriptionJob": Operation(
+        delete_medical_transcription_job, "MedicalTranscriptionJobName"
+    ),
+    "GetMedicalScribeJob": Operation(get_medical_scribe_job, "MedicalScribeJobName"),
+    "ListMedicalScribeJobs": Operation(list_medical_scribe_jobs),
+    "DeleteMedicalScribeJob": Operation(delete_medical_scribe_job, "MedicalScribeJobName"),
 }
 
 

@@ -13,6 +13,10 @@ SRT fixture; everything VTT in the double is therefore *derived*, not captured. 
 the only real Call Analytics output at hand is a redacted one: the unredacted Call
 Analytics transcript is derived from it (:func:`analytics_unredacted`), and redacted audio
 is generated content of the size a WAV of that call would have (:func:`call_audio_size`).
+No real Medical or HealthScribe output is at hand either: a Medical transcript defaults to
+a real Transcribe transcript (the layout is the same), and HealthScribe's transcript and
+clinical note are *constructed* in the layout AWS documents (:func:`scribe_transcript`,
+:func:`scribe_clinical_document`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +87,76 @@ def analytics_unredacted(redacted: bytes) -> bytes:
     if redacted.count(marker) != 1:
         raise ValueError("not the redacted Call Analytics fixture")
     return redacted.replace(marker, b'"Output": "Raw"')
+
+
+def scribe_transcript(job_name: str) -> bytes:
+    """A HealthScribe ``transcript.json`` *constructed* in the documented layout: one
+    ``Conversation`` with its segments (clinician and patient) and items."""
+    segments = [
+        ("seg-1", "CLINICIAN_0", 0.5, 2.9, "What brings you in today?"),
+        ("seg-2", "PATIENT_0", 3.4, 6.8, "I have had a dry cough for about two weeks."),
+    ]
+    document = {
+        "Conversation": {
+            "ConversationId": f"{job_name}-conversation",
+            "JobName": job_name,
+            "JobType": "ASYNC",
+            "LanguageCode": "en-US",
+            "ClinicalInsights": [],
+            "TranscriptItems": [
+                {
+                    "Alternatives": [{"Confidence": 0.99, "Content": word}],
+                    "BeginAudioTime": round(begin + i * 0.3, 3),
+                    "EndAudioTime": round(begin + (i + 1) * 0.3, 3),
+                    "Type": "pronunciation",
+                }
+                for _, _, begin, _, text in segments
+                for i, word in enumerate(text.rstrip("?.").split())
+            ],
+            "TranscriptSegments": [
+                {
+                    "SegmentId": segment_id,
+                    "BeginAudioTime": begin,
+                    "EndAudioTime": end,
+                    "Content": text,
+                    "ParticipantDetails": {"ParticipantRole": role},
+                    "SectionDetails": {"SectionName": "SUBJECTIVE"},
+                }
+                for segment_id, role, begin, end, text in segments
+            ],
+        }
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def scribe_clinical_document(job_name: str) -> bytes:
+    """A HealthScribe clinical note (``summary.json``) *constructed* in the documented
+    layout: ``ClinicalDocumentation.Sections``, each summary linked to its evidence."""
+    document = {
+        "ClinicalDocumentation": {
+            "Sections": [
+                {
+                    "SectionName": "CHIEF_COMPLAINT",
+                    "Summary": [
+                        {
+                            "EvidenceLinks": [{"SegmentId": "seg-2"}],
+                            "SummarizedSegment": "Dry cough for two weeks.",
+                        }
+                    ],
+                },
+                {
+                    "SectionName": "PLAN",
+                    "Summary": [
+                        {
+                            "EvidenceLinks": [{"SegmentId": "seg-1"}],
+                            "SummarizedSegment": f"Follow up ({job_name}).",
+                        }
+                    ],
+                },
+            ]
+        }
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def call_audio_size(

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 
 from local_aws.http_server import DUMMY_CREDENTIAL, LocalServer
-from local_aws.transcribe import analytics, api, links
+from local_aws.transcribe import analytics, api, links, medical, scribe
 from local_aws.transcribe.analytics import AnalyticsSpec, new_analytics_run
 from local_aws.transcribe.content import Content, content_sha256
 from local_aws.transcribe.faults import DEFAULT_RATE_LIMITS, ApiFaultKind, ApiFaults, Fault, Quotas
@@ -28,6 +28,7 @@ from local_aws.transcribe.jobs import (
     new_run,
     state_change_event,
 )
+from local_aws.transcribe.medical import MedicalSpec, new_medical_run
 from local_aws.transcribe.model import (
     DEFAULT,
     DEFAULT_ACCOUNT,
@@ -45,6 +46,7 @@ from local_aws.transcribe.model import (
     to_ms,
 )
 from local_aws.transcribe.recording import RecordedRequest, RequestLog
+from local_aws.transcribe.scribe import ScribeSpec, new_scribe_run
 from local_aws.transcribe.store import JobStore
 
 if TYPE_CHECKING:
@@ -100,9 +102,13 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         self.idle_timeout = idle_timeout
         self.transcription_jobs: JobStore[JobRun] = JobStore()
         self.call_analytics_jobs: JobStore[JobRun] = JobStore()
+        self.medical_jobs: JobStore[JobRun] = JobStore()
+        self.medical_scribe_jobs: JobStore[JobRun] = JobStore()
         self._stores: dict[JobType, JobStore[JobRun]] = {
             "transcription": self.transcription_jobs,
             "call-analytics": self.call_analytics_jobs,
+            "medical": self.medical_jobs,
+            "medical-scribe": self.medical_scribe_jobs,
         }
         self.api_faults = ApiFaults()
         self.quotas = Quotas(rate_limits)
@@ -236,10 +242,32 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         check_job_name(name)
         return self._add(name, AnalyticsSpec(**spec))
 
-    def _add(self, name: str, spec: JobSpec | AnalyticsSpec) -> dict[str, Any]:
+    def add_medical_job(self, name: str, **spec: Any) -> dict[str, Any]:
+        """Create a Transcribe Medical job run; returns it as GetMedicalTranscriptionJob would.
+
+        ``spec``: the fields of :class:`~local_aws.transcribe.medical.MedicalSpec`;
+        ``output_bucket`` is required (Medical writes only to the team's bucket). Its one
+        output is ``transcript``; its name may also be another kind's job's.
+        """
+        check_job_name(name)
+        return self._add(name, MedicalSpec(**spec))
+
+    def add_medical_scribe_job(self, name: str, **spec: Any) -> dict[str, Any]:
+        """Create an AWS HealthScribe job run; returns it as GetMedicalScribeJob would.
+
+        ``spec``: the fields of :class:`~local_aws.transcribe.scribe.ScribeSpec`;
+        ``output_bucket`` is required. Its outputs are ``transcript`` and
+        ``clinical_document``; its name may also be another kind's job's.
+        """
+        check_job_name(name)
+        return self._add(name, ScribeSpec(**spec))
+
+    def _add(
+        self, name: str, spec: JobSpec | AnalyticsSpec | MedicalSpec | ScribeSpec
+    ) -> dict[str, Any]:
         if spec.output_bucket is not None and self._team_buckets is None:
             raise ValueError("team-bucket jobs need FakeTranscribe(s3_client=...)")
-        kind: JobType = "call-analytics" if isinstance(spec, AnalyticsSpec) else "transcription"
+        kind = _kind_of(spec)
         store = self._stores[kind]
         times = store.times(
             name,
@@ -252,6 +280,10 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         place = {"region": self.region, "account_id": self.account_id}
         if isinstance(spec, AnalyticsSpec):
             run = new_analytics_run(name, spec, times=times, link_style=self.link_style, **place)
+        elif isinstance(spec, MedicalSpec):
+            run = new_medical_run(name, spec, times=times, account_id=self.account_id)
+        elif isinstance(spec, ScribeSpec):
+            run = new_scribe_run(name, spec, times=times, account_id=self.account_id)
         else:
             run = new_run(name, spec, times=times, link_style=self.link_style, **place)
         if self._team_buckets is not None:
@@ -298,12 +330,16 @@ class FakeTranscribe(LocalServer[DoubleServer]):
     def describe(self, name: str, *, kind: JobType | None = None) -> dict[str, Any]:
         """The job as a botocore client would return it now (datetimes, fresh links)."""
         run = self._run(name, kind)
-        if run.kind == "call-analytics":
-            return decode_times(analytics.job_json(run, self.response_links()))
-        return decode_times(api.job_json(run, self.response_links()))
+        render = {
+            "transcription": api.job_json,
+            "call-analytics": analytics.job_json,
+            "medical": medical.job_json,
+            "medical-scribe": scribe.job_json,
+        }[run.kind]
+        return decode_times(render(run, self.response_links()))
 
     def kind_of(self, name: str) -> JobType:
-        """Which kind of job has ``name`` (ValueError if both kinds do)."""
+        """Which kind of job has ``name`` (ValueError if several kinds do)."""
         return self._run(name, None).kind
 
     def output_content(
@@ -367,9 +403,14 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         ``Call Analytics Job State Change`` for a Call Analytics job.
 
         Same shape and key order as AWS's documented examples; ``time`` defaults to the
-        job's CompletionTime, ``FailureReason`` is added for FAILED jobs.
+        job's CompletionTime, ``FailureReason`` is added for FAILED jobs. No event is
+        documented for Medical jobs; for one, this is the ``Transcribe Job State Change``
+        naming it that an undocumented delivery would be. HealthScribe jobs have none
+        (ValueError).
         """
         run = self._run(name, kind)
+        if run.kind == "medical-scribe":
+            raise ValueError("no EventBridge event is documented for HealthScribe jobs")
         make = analytics.state_change_event if run.kind == "call-analytics" else state_change_event
         return make(
             run,
@@ -386,7 +427,7 @@ class FakeTranscribe(LocalServer[DoubleServer]):
             return self._stores[kind].get(name)
         found = [run for store in self._stores.values() if (run := store.find(name))]
         if len(found) > 1:
-            raise ValueError(f"both kinds of job are named {name!r}: pass kind=")
+            raise ValueError(f"several kinds of job are named {name!r}: pass kind=")
         if not found:
             raise KeyError(f"no job {name!r}")
         return found[0]
@@ -466,3 +507,13 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         with self._fault_lock:
             queue = run.faults.get(output)
             return queue.popleft() if queue else None
+
+
+def _kind_of(spec: JobSpec | AnalyticsSpec | MedicalSpec | ScribeSpec) -> JobType:
+    if isinstance(spec, AnalyticsSpec):
+        return "call-analytics"
+    if isinstance(spec, MedicalSpec):
+        return "medical"
+    if isinstance(spec, ScribeSpec):
+        return "medical-scribe"
+    return "transcription"

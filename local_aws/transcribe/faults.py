@@ -23,6 +23,9 @@ DEFAULT_RATE_LIMITS: Final[Mapping[str, float | None]] = {
     "GetTranscriptionJob": 30.0,
     "ListTranscriptionJobs": 5.0,
     "ListCallAnalyticsJobs": 5.0,
+    # Assumed to be the other List APIs' 5 requests/s.
+    "ListMedicalTranscriptionJobs": 5.0,
+    "ListMedicalScribeJobs": 5.0,
 }
 
 

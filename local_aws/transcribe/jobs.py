@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from local_aws.transcribe.analytics import AnalyticsSpec
+    from local_aws.transcribe.medical import MedicalSpec
+    from local_aws.transcribe.scribe import ScribeSpec
 
 _DEFAULT_SETTINGS: Mapping[str, Any] = {"ChannelIdentification": False, "ShowAlternatives": False}
 
@@ -182,7 +184,7 @@ class JobRun:
     subtitle_formats: tuple[str, ...]
     null_outputs: frozenset[OutputName]
     missing_outputs: frozenset[OutputName]
-    spec: JobSpec | AnalyticsSpec
+    spec: JobSpec | AnalyticsSpec | MedicalSpec | ScribeSpec
     faults: dict[OutputName, deque[Fault]] = field(default_factory=dict)
     kind: JobType = "transcription"
     #: What S3 serves each output as (redacted audio: by its format).

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final, Literal, get_args
 
-#: ``redacted_media``: a Call Analytics job's redacted audio.
-OutputName = Literal["transcript", "redacted", "vtt", "srt", "redacted_media"]
+#: ``redacted_media``: a Call Analytics job's redacted audio; ``clinical_document``: a
+#: HealthScribe job's clinical note.
+OutputName = Literal["transcript", "redacted", "vtt", "srt", "redacted_media", "clinical_document"]
 OUTPUTS: Final[tuple[OutputName, ...]] = get_args(OutputName)
 #: The job kinds the double serves, spelled as the archiver's CLI spells them.
-JobType = Literal["transcription", "call-analytics"]
+JobType = Literal["transcription", "call-analytics", "medical", "medical-scribe"]
 JobStatus = Literal["QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED"]
 JOB_STATUSES: Final[tuple[JobStatus, ...]] = get_args(JobStatus)
 #: Statuses a job ends in; state-change events fire for these only.
@@ -44,6 +45,7 @@ CONTENT_TYPES: Final[Mapping[str, str]] = {
     "redacted": "application/json",
     "vtt": "text/vtt",
     "srt": "application/x-subrip",
+    "clinical_document": "application/json",
 }
 #: What S3 serves redacted audio as, by the file's extension (the media format).
 MEDIA_CONTENT_TYPES: Final[Mapping[str, str]] = {

@@ -6,8 +6,8 @@ Three configurations cover the issues between them:
 * ``adopted``: an existing bucket and table, a custom prefix, a pinned layer ARN.
 * ``hardened``: a customer-managed key, alarm e-mail, Glacier transition, source buckets
   and their KMS key, an hourly sweep, Object Lock and every retention setting, reserved
-  concurrency with a queue maximum inside it, and every number given as a string, the way
-  ``-c key=value`` delivers it.
+  concurrency with a queue maximum inside it, Medical and HealthScribe prefixes of their
+  own, and every number given as a string, the way ``-c key=value`` delivers it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ HARDENED: dict[str, Any] = {
     "unredactedRetentionDays": "14",
     "noncurrentVersionRetentionDays": "90",
     "historyRetentionDays": "400",
+    "medicalPrefix": "clinic/dictations/",
+    "medicalScribePrefix": "clinic/notes/",
 }
 
 

@@ -31,6 +31,8 @@ def test_given_nothing_when_read_then_defaults_apply() -> None:
     assert config.stack_name == "TranscribeArchiver"
     assert config.archive_prefix == "transcripts/"
     assert config.call_analytics_prefix == "call-analytics/"
+    assert config.medical_prefix == "medical/"
+    assert config.medical_scribe_prefix == "medical-scribe/"
     assert config.archive_bucket_name is None
     assert config.jobs_table_name is None
     assert config.source_buckets == ()
@@ -112,6 +114,14 @@ BAD_VALUES: list[tuple[str, Any, str]] = [
     # One kind's folders inside the other's: a purge of one would reach the other.
     ("callAnalyticsPrefix", "transcripts/", "neither contain nor lie inside archivePrefix"),
     ("callAnalyticsPrefix", "transcripts/calls/", "neither contain nor lie inside"),
+    ("medicalPrefix", "medical", "must end with '/'"),
+    ("medicalPrefix", "/medical/", "must not start with '/'"),
+    ("medicalPrefix", "medical*/", "no '*' or '?'"),
+    ("medicalPrefix", "transcripts/medical/", "neither contain nor lie inside archivePrefix"),
+    ("medicalPrefix", "call-analytics/", "neither contain nor lie inside callAnalyticsPrefix"),
+    ("medicalScribePrefix", "medical/scribe/", "neither contain nor lie inside medicalPrefix"),
+    ("medicalScribePrefix", "a/./b/", "segments"),
+    ("medicalScribePrefix", 7, "must be a string"),
     ("logRetentionDays", 42, "one of CloudWatch's values"),
     ("logRetentionDays", "forever", "whole number"),
     ("logRetentionDays", 0, "at least 1"),
@@ -241,6 +251,23 @@ def test_given_source_kms_keys_as_a_string_or_list_then_they_are_kept_once_each(
         {"sourceKmsKeyArns": f"{key}, {key}"}
     ).source_kms_key_arns == (key,)
     assert ArchiverConfig.from_mapping({"sourceKmsKeyArns": [key]}).source_kms_key_arns == (key,)
+
+
+def test_given_medical_prefixes_then_each_is_kept_beside_the_others() -> None:
+    config = ArchiverConfig.from_mapping(
+        {"medicalPrefix": "clinic/dictations/", "medicalScribePrefix": "clinic/notes/"}
+    )
+    assert (config.medical_prefix, config.medical_scribe_prefix) == (
+        "clinic/dictations/",
+        "clinic/notes/",
+    )
+
+    # The key named is the later one of the pair; the message names the other.
+    with pytest.raises(ConfigError, match="'medicalScribePrefix' must neither contain") as bad:
+        ArchiverConfig.from_mapping({"medicalScribePrefix": "transcripts/"})
+    assert "archivePrefix 'transcripts/'" in str(bad.value)
+    with pytest.raises(ConfigError, match="'medicalPrefix' must neither contain"):
+        ArchiverConfig.from_mapping({"archivePrefix": "medical/", "medicalPrefix": "medical/x/"})
 
 
 def test_given_a_call_analytics_prefix_then_it_is_kept_beside_the_archive_prefix() -> None:

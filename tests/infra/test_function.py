@@ -19,6 +19,9 @@ CONTRACT_VARIABLES = {
     "ALLOWED_SOURCE_HOSTS",
     "MAX_OUTPUT_BYTES",
     "CALL_ANALYTICS_PREFIX",
+    # Optional (their defaults work); the stack sets them so a context key reaches the function.
+    "MEDICAL_PREFIX",
+    "MEDICAL_SCRIBE_PREFIX",
 }
 POWERTOOLS_VARIABLES = {
     "POWERTOOLS_SERVICE_NAME",
@@ -61,6 +64,8 @@ def test_given_default_config_then_environment_is_exactly_the_contract(default: 
         "ALLOWED_SOURCE_HOSTS": "",
         "MAX_OUTPUT_BYTES": "5368709120",
         "CALL_ANALYTICS_PREFIX": "call-analytics/",
+        "MEDICAL_PREFIX": "medical/",
+        "MEDICAL_SCRIBE_PREFIX": "medical-scribe/",
         "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
         "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -89,6 +94,8 @@ def test_given_string_settings_then_function_uses_them(hardened: Synth) -> None:
     assert props["MemorySize"] == 1024
     assert props["ReservedConcurrentExecutions"] == 20
     assert props["Environment"]["Variables"]["ARCHIVE_UNREDACTED"] == "false"
+    assert props["Environment"]["Variables"]["MEDICAL_PREFIX"] == "clinic/dictations/"
+    assert props["Environment"]["Variables"]["MEDICAL_SCRIBE_PREFIX"] == "clinic/notes/"
 
 
 def test_given_default_config_then_powertools_layer_resolves_the_pinned_release(

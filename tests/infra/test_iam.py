@@ -71,8 +71,13 @@ def test_given_every_configuration_then_role_has_no_managed_policies(each: Synth
 
 
 def _prefix_objects(synth: Synth) -> set[str]:
-    """The archive's two folders: transcription runs and Call Analytics runs."""
-    prefixes = (synth.config.archive_prefix, synth.config.call_analytics_prefix)
+    """The archive's folders: one per job kind."""
+    prefixes = (
+        synth.config.archive_prefix,
+        synth.config.call_analytics_prefix,
+        synth.config.medical_prefix,
+        synth.config.medical_scribe_prefix,
+    )
     return {f"{_archive_bucket_arn(synth)}/{prefix}*" for prefix in prefixes}
 
 
@@ -90,7 +95,7 @@ def test_given_every_configuration_then_archive_writes_are_confined_to_the_prefi
         "s3:AbortMultipartUpload",
     }
     assert _resources(writes[0]) == prefix_objects
-    assert len(prefix_objects) == 2
+    assert len(prefix_objects) == 4
 
 
 def test_given_every_configuration_then_archive_reads_are_confined_to_the_prefix(
@@ -114,7 +119,10 @@ def test_given_no_source_buckets_then_function_reads_no_other_bucket(default: Sy
     s3_resources = set().union(*map(_resources, _by_action(function_statements(default), "s3:")))
 
     assert all(
-        resource.endswith(("/transcripts/*", "/call-analytics/*")) for resource in s3_resources
+        resource.endswith(
+            ("/transcripts/*", "/call-analytics/*", "/medical/*", "/medical-scribe/*")
+        )
+        for resource in s3_resources
     )
     assert not any(":s3:::" in resource for resource in s3_resources)
 
@@ -176,9 +184,22 @@ def test_given_every_configuration_then_transcribe_access_is_get_and_list_jobs_o
             "transcribe:GetCallAnalyticsJob",
             "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:analytics/*",
         ),
+        # The service authorization reference's medical-transcription-job and
+        # medical-scribe-job resource types.
+        (
+            "transcribe:GetMedicalTranscriptionJob",
+            "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:"
+            "medical-transcription-job/*",
+        ),
+        (
+            "transcribe:GetMedicalScribeJob",
+            "arn:<AWS::Partition>:transcribe:<AWS::Region>:<AWS::AccountId>:medical-scribe-job/*",
+        ),
         # The sweep's listing: List actions support no resource-level permissions.
         ("transcribe:ListTranscriptionJobs", "*"),
         ("transcribe:ListCallAnalyticsJobs", "*"),
+        ("transcribe:ListMedicalTranscriptionJobs", "*"),
+        ("transcribe:ListMedicalScribeJobs", "*"),
     }
 
 

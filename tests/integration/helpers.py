@@ -25,6 +25,7 @@ OUTPUT_OF = {
     "redacted-transcript.json": "redacted",
     "subtitles.vtt": "vtt",
     "subtitles.srt": "srt",
+    "clinical-document.json": "clinical_document",
 }
 CONTENT_TYPES = {
     "transcript.json": "application/json",
@@ -32,11 +33,24 @@ CONTENT_TYPES = {
     "subtitles.vtt": "text/vtt",
     "subtitles.srt": "application/x-subrip",
     "job.json": "application/json",
+    "clinical-document.json": "application/json",
 }
 #: Redacted audio (``redacted-media.{format}``) by format.
 AUDIO_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
 #: The history item's JobKind of each of the double's job kinds.
-JOB_KIND = {"transcription": "TRANSCRIPTION", "call-analytics": "CALL_ANALYTICS"}
+JOB_KIND = {
+    "transcription": "TRANSCRIPTION",
+    "call-analytics": "CALL_ANALYTICS",
+    "medical": "MEDICAL",
+    "medical-scribe": "MEDICAL_SCRIBE",
+}
+#: The member of each kind's job description that holds its status.
+STATUS_MEMBER = {
+    "transcription": "TranscriptionJobStatus",
+    "call-analytics": "CallAnalyticsJobStatus",
+    "medical": "TranscriptionJobStatus",
+    "medical-scribe": "MedicalScribeJobStatus",
+}
 SECRETS = ("X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential", "ASIA")
 
 
@@ -132,7 +146,7 @@ def assert_archived_whole(
     assert item["ArchiveStatus"] == "ARCHIVED", item.get("ArchiveError")
     assert item["JobKind"] == JOB_KIND[kind]
     job = fake.describe(job_name, kind=kind)
-    status = job["CallAnalyticsJobStatus" if kind == "call-analytics" else "TranscriptionJobStatus"]
+    status = job[STATUS_MEMBER[kind]]
     assert item["JobStatus"] == status
     folder = item["ArchiveUri"].removeprefix(f"s3://{bucket}/")
     assert keys_under(s3, bucket, folder) == sorted(f"{folder}{n}" for n in item["Outputs"])

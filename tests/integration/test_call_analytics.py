@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import pytest
 from archiver.cli import main
+from archiver.contract import JobKind
 from archiver.errors import JobNotFinishedError, RetryableArchiveError
 from archiver.handler import handler
 
@@ -524,7 +525,7 @@ def test_given_a_call_never_announced_when_swept_then_it_is_archived_and_listed_
     summary = world.handle({"action": "sweep", "overlapMinutes": 15})
 
     assert summary["recovered"] == 1
-    assert set(summary["windows"]) == {"TRANSCRIPTION", "CALL_ANALYTICS"}
+    assert set(summary["windows"]) == {kind.value for kind in JobKind}
     assert world.whole("lost-call")["Outputs"]["redacted-media.wav"]["ContentType"] == "audio/wav"
     assert fake.api_calls("ListCallAnalyticsJobs") >= 1
 

@@ -35,14 +35,22 @@ def test_given_a_checkout_when_the_demo_runs_then_it_archives_every_shape_and_ex
         "kundengespraech-de",
         "seoul-branch-call",
         "contact-center-call-0042",
+        "clinic-dictation-0007",
+        "clinic-visit-0042",
     ):
         assert job in out
     # The first job's event was delivered twice (through the queue) and archived once.
     assert re.search(r"support-call-0001 .*│\s+2 │ ARCHIVED\s+│", out), out
-    assert "9 job runs, newest first" in out
+    assert "11 job runs, newest first" in out
     assert "call-analytics · Queue=Billing" in out  # the history list marks its kind
     assert "redacted-media.wav" in out and "audio/wav" in out
     assert "CALL_ANALYTICS" in out and "CUSTOMER" in out  # history show of that job
     assert "redacted-transcript.json" in out
     assert "subtitles.vtt" in out
+    # No event announces Medical or HealthScribe jobs: the sweep archived both.
+    assert re.search(r"clinic-dictation-0007 .*│\s+0 │ ARCHIVED\s+│", out), out
+    assert re.search(r"clinic-visit-0042 .*│\s+0 │ ARCHIVED\s+│", out), out
+    assert "archived 2 that no event had announced" in out
+    assert "s3://transcribe-archive-demo/medical-scribe/" in out
+    assert "clinical-document.json" in out and "CLINICIAN" in out  # history show
     assert "Everything stopped." in out

@@ -1,5 +1,5 @@
-"""Job descriptions as GetTranscriptionJob and GetCallAnalyticsJob return them, for tests
-that need no AWS."""
+"""Job descriptions as GetTranscriptionJob, GetCallAnalyticsJob, GetMedicalTranscriptionJob
+and GetMedicalScribeJob return them, for tests that need no AWS."""
 
 from __future__ import annotations
 
@@ -61,4 +61,58 @@ def analytics_job(**extra: Any) -> JobDescription:
     }
     return describe_raw(
         JobKind.CALL_ANALYTICS, {k: v for k, v in (base | extra).items() if v != ...}
+    )
+
+
+def medical_job(**extra: Any) -> JobDescription:
+    """A completed Transcribe Medical job whose transcript is in the team's bucket."""
+    base: dict[str, Any] = {
+        "MedicalTranscriptionJobName": "visit-1",
+        "TranscriptionJobStatus": "COMPLETED",
+        "LanguageCode": "en-US",
+        "MediaSampleRateHertz": 16000,
+        "MediaFormat": "wav",
+        "Media": {"MediaFileUri": "s3://media/visit-1.wav"},
+        "Transcript": {
+            "TranscriptFileUri": "https://s3.us-east-1.amazonaws.com/team/medical/visit-1.json"
+        },
+        "CreationTime": T0,
+        "StartTime": T0,
+        "CompletionTime": T0,
+        "Settings": {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2},
+        "ContentIdentificationType": "PHI",
+        "Specialty": "PRIMARYCARE",
+        "Type": "CONVERSATION",
+        "Tags": [{"Key": "Clinic", "Value": "North"}],
+    }
+    return describe_raw(JobKind.MEDICAL, {k: v for k, v in (base | extra).items() if v != ...})
+
+
+def scribe_job(**extra: Any) -> JobDescription:
+    """A completed AWS HealthScribe job: transcript and clinical note in the team's bucket."""
+    base: dict[str, Any] = {
+        "MedicalScribeJobName": "visit-1",
+        "MedicalScribeJobStatus": "COMPLETED",
+        "LanguageCode": "en-US",
+        "Media": {"MediaFileUri": "s3://media/visit-1.wav"},
+        "MedicalScribeOutput": {
+            "TranscriptFileUri": "s3://team/visit-1/transcript.json",
+            "ClinicalDocumentUri": "s3://team/visit-1/summary.json",
+        },
+        "CreationTime": T0,
+        "StartTime": T0,
+        "CompletionTime": T0,
+        "Settings": {
+            "ChannelIdentification": True,
+            "ClinicalNoteGenerationSettings": {"NoteTemplate": "GIRPP"},
+        },
+        "DataAccessRoleArn": "arn:aws:iam::111122223333:role/HealthScribe",
+        "ChannelDefinitions": [
+            {"ChannelId": 0, "ParticipantRole": "CLINICIAN"},
+            {"ChannelId": 1, "ParticipantRole": "PATIENT"},
+        ],
+        "Tags": [{"Key": "Clinic", "Value": "South"}],
+    }
+    return describe_raw(
+        JobKind.MEDICAL_SCRIBE, {k: v for k, v in (base | extra).items() if v != ...}
     )

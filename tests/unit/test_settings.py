@@ -17,6 +17,9 @@ def test_given_only_required_variables_when_read_then_contract_defaults_apply() 
     assert settings.call_analytics_prefix == "call-analytics/"
     assert settings.prefix(JobKind.TRANSCRIPTION) == "transcripts/"
     assert settings.prefix(JobKind.CALL_ANALYTICS) == "call-analytics/"
+    # Neither Medical variable is needed: the function runs with none of them set.
+    assert settings.prefix(JobKind.MEDICAL) == "medical/"
+    assert settings.prefix(JobKind.MEDICAL_SCRIBE) == "medical-scribe/"
 
 
 def test_given_every_variable_when_read_then_each_is_parsed() -> None:
@@ -28,6 +31,8 @@ def test_given_every_variable_when_read_then_each_is_parsed() -> None:
             "ALLOWED_SOURCE_HOSTS": "127.0.0.1:8080, Localhost",
             "MAX_OUTPUT_BYTES": "1048576",
             "CALL_ANALYTICS_PREFIX": "contact-center/calls",
+            "MEDICAL_PREFIX": "clinic/medical",
+            "MEDICAL_SCRIBE_PREFIX": "clinic/scribe/",
         }
     )
     assert settings.archive_prefix == "calls/"
@@ -36,6 +41,8 @@ def test_given_every_variable_when_read_then_each_is_parsed() -> None:
     assert settings.max_output_bytes == 1048576
     assert settings.call_analytics_prefix == "contact-center/calls/"
     assert settings.prefix(JobKind.CALL_ANALYTICS) == "contact-center/calls/"
+    assert settings.prefix(JobKind.MEDICAL) == "clinic/medical/"
+    assert settings.prefix(JobKind.MEDICAL_SCRIBE) == "clinic/scribe/"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +61,20 @@ def test_given_every_variable_when_read_then_each_is_parsed() -> None:
         (BASE | {"CALL_ANALYTICS_PREFIX": "transcripts/ca/"}, "must not contain one another"),
         (BASE | {"ARCHIVE_PREFIX": "call-analytics/t"}, "must not contain one another"),
         (BASE | {"ARCHIVE_PREFIX": ""}, "must not contain one another"),
+        (BASE | {"MEDICAL_PREFIX": "/abs/"}, "MEDICAL_PREFIX '/abs/' must not"),
+        (
+            BASE | {"MEDICAL_PREFIX": "transcripts/medical/"},
+            "ARCHIVE_PREFIX 'transcripts/' and MEDICAL_PREFIX 'transcripts/medical/' must not",
+        ),
+        # "medical/" is a prefix of "medical-scribe/"'s name but not of its folder.
+        (
+            BASE | {"MEDICAL_SCRIBE_PREFIX": "medical/scribe/"},
+            "MEDICAL_PREFIX 'medical/' and MEDICAL_SCRIBE_PREFIX 'medical/scribe/' must not",
+        ),
+        (
+            BASE | {"MEDICAL_SCRIBE_PREFIX": "call-analytics/"},
+            "CALL_ANALYTICS_PREFIX .* and MEDICAL_SCRIBE_PREFIX .* must not contain one another",
+        ),
         (BASE | {"ALLOWED_SOURCE_HOSTS": "http://x/y"}, "must be a host or host:port"),
     ],
 )

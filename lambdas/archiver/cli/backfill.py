@@ -25,15 +25,16 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         parents=[options],
         help="archive finished jobs the table does not have",
         description=(
-            "Archive the jobs that ListTranscriptionJobs and ListCallAnalyticsJobs know and "
-            "the table does not hold as ARCHIVED, with the function's own archiving code."
+            "Archive the jobs that Transcribe lists (transcription, Call Analytics, Medical "
+            "and HealthScribe jobs) and the table does not hold as ARCHIVED, with the "
+            "function's own archiving code."
         ),
     )
     backfill.add_argument("--since", type=common.time_since, help="jobs created at or after ISO")
     backfill.add_argument(
         "--status", type=common.status, help="COMPLETED or FAILED (default: both)"
     )
-    backfill.add_argument("--kind", type=common.kind, help=f"{common.KINDS} (default: both)")
+    backfill.add_argument("--kind", type=common.kind, help=f"{common.KINDS} (default: every kind)")
     backfill.add_argument("--dry-run", action="store_true", help="list, archive nothing")
     backfill.set_defaults(run=run, parser=backfill)
 

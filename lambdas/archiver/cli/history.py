@@ -25,7 +25,7 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         description="Job runs, newest CompletedAt first. Every page unless --limit.",
     )
     listing.add_argument("--status", type=common.status, help="COMPLETED or FAILED")
-    listing.add_argument("--kind", type=common.kind, help=f"{common.KINDS} (default: both)")
+    listing.add_argument("--kind", type=common.kind, help=f"{common.KINDS} (default: every kind)")
     listing.add_argument(
         "--since",
         type=common.time_since,
@@ -47,8 +47,9 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         parents=[options],
         help="one job's latest run (or all its runs)",
         description=(
-            "One job's latest run (of each job kind that used the name: a transcription "
-            "job and a Call Analytics job may share one), or every run with --all-runs."
+            "One job's latest run of each job kind that used the name (transcription, "
+            "Call Analytics, Medical and HealthScribe jobs may share one), or every run "
+            "with --all-runs."
         ),
     )
     show.add_argument("job_name", metavar="JOB_NAME")

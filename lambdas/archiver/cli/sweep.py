@@ -43,7 +43,7 @@ def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
         default=int(DEFAULT_OVERLAP.total_seconds() // 60),
         help="read this far behind the last sweep (default: 15, the stack's schedule)",
     )
-    sweep.add_argument("--kind", type=common.kind, help=f"{common.KINDS} (default: both)")
+    sweep.add_argument("--kind", type=common.kind, help=f"{common.KINDS} (default: every kind)")
     sweep.add_argument("--dry-run", action="store_true", help="list, archive nothing")
     sweep.set_defaults(run=run, parser=sweep)
 

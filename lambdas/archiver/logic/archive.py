@@ -124,7 +124,8 @@ class Archiver:
         """
         deadline = deadline or Deadline.default()
         try:
-            job = self.jobs.describe(kind, job_name)
+            job = self._describe_reported(kind, job_name, event_time, event_status)
+            kind = job.kind
             if event_time is not None and not job.finished and _may_report(job, event_time):
                 job = self._wait_until_finished(job, deadline)
         except JobNotFoundError as exc:
@@ -187,6 +188,44 @@ class Archiver:
         if not job.finished:
             raise JobNotFinishedError(f"{held.job_name}: Transcribe reports it {job.status}")
         return self._archive_run(job, deadline)
+
+    def _describe_reported(
+        self,
+        kind: JobKind,
+        job_name: str,
+        event_time: datetime | None,
+        event_status: str | None,
+    ) -> JobDescription:
+        """The job an event (or a listing) names, of ``kind``; raises JobNotFoundError.
+
+        Whether Transcribe Medical sends ``Transcribe Job State Change`` is not documented
+        (docs/contract.md): when GetTranscriptionJob knows no job the event can have
+        reported (none, a later one of the name, one that ended otherwise), the Medical job
+        of that name is taken if the event can have reported it.
+        """
+        if event_time is None or kind not in _MAY_BE_MEDICAL:
+            return self.jobs.describe(kind, job_name)
+        try:
+            job = self.jobs.describe(kind, job_name)
+        except JobNotFoundError:
+            medical = self._medical_reported(job_name, event_time, event_status)
+            if medical is None:
+                raise
+            return medical
+        if _may_report(job, event_time, event_status):
+            return job
+        # Otherwise the caller records that the event's run is gone, unless it was Medical.
+        return self._medical_reported(job_name, event_time, event_status) or job
+
+    def _medical_reported(
+        self, job_name: str, event_time: datetime, event_status: str | None
+    ) -> JobDescription | None:
+        """The Medical job of the name, if an event at ``event_time`` can have reported it
+        (one more Get call)."""
+        medical = self.jobs.find(JobKind.MEDICAL, job_name)
+        if medical is not None and _may_report(medical, event_time, event_status):
+            return medical
+        return None
 
     def folder(self, job: JobDescription) -> str:
         """The run's folder in the archive bucket (docs/contract.md, "Archive layout")."""
@@ -418,7 +457,7 @@ class Archiver:
         runs = self.table.runs(event.job_name)
         if event.event_id is not None:
             for run in runs:
-                if run.event_id == event.event_id and run.kind is event.kind:
+                if run.event_id == event.event_id and run.kind in _reported_kinds(event.kind):
                     return run
         candidates = [run for run in runs if _could_report(run, event)]
         return max(candidates, key=lambda r: r.created_at, default=None)
@@ -512,8 +551,9 @@ class _Reported:
 
 def _could_report(run: HistoryRecord, event: _Reported) -> bool:
     """Whether a recorded run can be the one ``event`` reported (see ``_run_reported``)."""
-    if run.kind is not event.kind and not (run.job_kind is None and run.archive_status == PURGED):
-        return False  # a tombstone written before tombstones kept JobKind answers for either
+    kinds = _reported_kinds(event.kind)
+    if run.kind not in kinds and not (run.job_kind is None and run.archive_status == PURGED):
+        return False  # a tombstone written before tombstones kept JobKind answers for any
     if run.event_id is not None and run.event_id == event.event_id:
         return True  # a delivery of the very event that reported it
     created = parse_iso(run.created_at.partition("#")[0])
@@ -528,6 +568,15 @@ def _could_report(run: HistoryRecord, event: _Reported) -> bool:
         return True
     completed = parse_iso(run.completed_at)
     return completed - _EVENT_RESOLUTION - _EVENT_SKEW <= event.time <= completed + _EVENT_SKEW
+
+
+#: Event kinds whose job may be a Medical one (see Archiver._describe_reported).
+_MAY_BE_MEDICAL: Final = frozenset({JobKind.TRANSCRIPTION})
+
+
+def _reported_kinds(kind: JobKind) -> frozenset[JobKind]:
+    """The kinds of run an event of ``kind`` can have reported."""
+    return frozenset({kind, JobKind.MEDICAL}) if kind in _MAY_BE_MEDICAL else frozenset({kind})
 
 
 def _may_report(job: JobDescription, event_time: datetime, status: str | None = None) -> bool:

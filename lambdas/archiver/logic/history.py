@@ -134,11 +134,12 @@ class HistoryRepository:
 
         ``status``: COMPLETED or FAILED (None: both). ``since``/``until``: inclusive bounds
         on ``CompletedAt``. ``language``: a language code such as ``de-DE``. ``tag``:
-        ``(key, value)`` or ``"key=value"``. ``kind``: ``"transcription"`` or
-        ``"call-analytics"`` (or a :class:`JobKind`; None: both; items written before job
-        kinds existed are transcription runs). ``limit``: stop after this many runs (and read
-        no further pages). Runs without ``CompletedAt`` (not finished) are in no index and
-        therefore never listed. Raises ValueError for a bad argument before any request.
+        ``(key, value)`` or ``"key=value"``. ``kind``: ``"transcription"``,
+        ``"call-analytics"``, ``"medical"`` or ``"medical-scribe"`` (or a :class:`JobKind`;
+        None: every kind; items written before job kinds existed are transcription runs).
+        ``limit``: stop after this many runs (and read no further pages). Runs without
+        ``CompletedAt`` (not finished) are in no index and therefore never listed. Raises
+        ValueError for a bad argument before any request.
         """
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
@@ -196,10 +197,10 @@ class HistoryRepository:
     def latest_runs(self, job_name: str) -> list[dict[str, Any]]:
         """The newest recorded run of each job kind that has used the name, newest first.
 
-        A transcription job and a Call Analytics job may share a name; each is its own job.
-        A purge tombstone counts for the kind it records; one written before tombstones
-        kept ``JobKind`` belongs to no kind we can tell, so it is shown beside the others
-        (the newest such) rather than in place of a kind's live run.
+        Jobs of different kinds (transcription, Call Analytics, Medical, HealthScribe) may
+        share a name; each is its own job. A purge tombstone counts for the kind it records;
+        one written before tombstones kept ``JobKind`` belongs to no kind we can tell, so it
+        is shown beside the others (the newest such) rather than in place of a kind's live run.
         """
         latest: dict[JobKind | None, HistoryRecord] = {}
         for run in self._queries.runs_of(job_name):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from archiver.contract import (
+    CLINICAL_DOCUMENT,
     MEDIA_CONTENT_TYPES,
     REDACTED,
     REDACTED_MEDIA_STEM,
@@ -26,22 +27,53 @@ _SAFE_EXTENSION: Final = re.compile(r"[a-z0-9]{1,8}")
 def plan_outputs(job: JobDescription, *, archive_unredacted: bool) -> list[PlannedOutput]:
     """The outputs (other than job.json) a job run should have.
 
-    A FAILED job has none. A COMPLETED job has its transcript (unless redaction produced
-    only the redacted one) and the redacted transcript when redaction was on; a
-    transcription job also one file per subtitle format it lists, matched to the links by
-    file extension; a Call Analytics job with redaction also its redacted audio.
+    A FAILED job has none. A COMPLETED job has what its kind's planner below says.
     """
     if job.status != "COMPLETED":
         return []
-    raw = job.raw
-    if job.kind is JobKind.CALL_ANALYTICS:
-        redaction = (raw.get("Settings") or {}).get("ContentRedaction") or {}
-        planned = _transcripts(raw, redaction, archive_unredacted=archive_unredacted)
-        return planned + _redacted_media(raw, redacted=bool(redaction))
+    return _PLANNERS[job.kind](job.raw, archive_unredacted)
+
+
+def _transcription(raw: Mapping[str, Any], archive_unredacted: bool) -> list[PlannedOutput]:
+    """Its transcript (unless redaction produced only the redacted one), the redacted
+    transcript when redaction was on, and one file per subtitle format it lists, matched to
+    the links by file extension."""
     planned = _transcripts(
         raw, raw.get("ContentRedaction") or {}, archive_unredacted=archive_unredacted
     )
     return planned + _subtitles(raw)
+
+
+def _call_analytics(raw: Mapping[str, Any], archive_unredacted: bool) -> list[PlannedOutput]:
+    """Transcripts as above (redaction is among its Settings), and with redaction its
+    redacted audio."""
+    redaction = (raw.get("Settings") or {}).get("ContentRedaction") or {}
+    planned = _transcripts(raw, redaction, archive_unredacted=archive_unredacted)
+    return planned + _redacted_media(raw, redacted=bool(redaction))
+
+
+def _medical(raw: Mapping[str, Any], archive_unredacted: bool) -> list[PlannedOutput]:
+    """Its transcript. Medical has no redaction (PHI identification only labels PHI in the
+    transcript), so ``archive_unredacted`` does not apply."""
+    return [PlannedOutput(TRANSCRIPT, (raw.get("Transcript") or {}).get("TranscriptFileUri"))]
+
+
+def _medical_scribe(raw: Mapping[str, Any], archive_unredacted: bool) -> list[PlannedOutput]:
+    """Its transcript and its clinical note, both in ``MedicalScribeOutput``."""
+    output = raw.get("MedicalScribeOutput") or {}
+    return [
+        PlannedOutput(TRANSCRIPT, output.get("TranscriptFileUri")),
+        PlannedOutput(CLINICAL_DOCUMENT, output.get("ClinicalDocumentUri")),
+    ]
+
+
+#: Each job kind's outputs: adding a kind adds a planner.
+_PLANNERS: Final[dict[JobKind, Callable[[Mapping[str, Any], bool], list[PlannedOutput]]]] = {
+    JobKind.TRANSCRIPTION: _transcription,
+    JobKind.CALL_ANALYTICS: _call_analytics,
+    JobKind.MEDICAL: _medical,
+    JobKind.MEDICAL_SCRIBE: _medical_scribe,
+}
 
 
 def link_of(job: JobDescription, name: str, *, archive_unredacted: bool) -> str | None:

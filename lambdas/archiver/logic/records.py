@@ -68,6 +68,8 @@ def build_record(
     # Call Analytics keeps redaction among its settings; the item has it in one place.
     redaction = _redaction(job)
     skipped = (raw.get("CallAnalyticsJobDetails") or {}).get("Skipped")
+    # Only a Medical job's own members: a generic name like Type means nothing elsewhere.
+    medical = raw if job.kind is JobKind.MEDICAL else {}
     return HistoryRecord(
         job_name=job.name,
         created_at=job.created_at,
@@ -90,6 +92,9 @@ def build_record(
         subtitle_formats=list(subtitles.get("Formats") or []) or None,
         channel_definitions=list(raw.get("ChannelDefinitions") or []) or None,
         analytics_skipped=list(skipped or []) or None,
+        specialty=medical.get("Specialty"),
+        type=medical.get("Type"),
+        content_identification_type=medical.get("ContentIdentificationType"),
         tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags") or []} or None,
         archive_uri=archive_uri,
         outputs=dict(sorted(stored.items())),

@@ -21,15 +21,18 @@ from botocore.exceptions import ClientError
 from archiver.contract import JobKind
 from archiver.errors import JobNotFoundError
 from archiver.models.jobs import JobDescription, ListedJob
+from archiver.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_transcribe import TranscribeServiceClient
 
-#: ListTranscriptionJobs / ListCallAnalyticsJobs quota (requests per second).
+#: The List…Jobs APIs' quota (requests per second).
 LIST_RATE: Final = 5.0
 #: The List APIs' largest page; their default is 5.
 PAGE_SIZE: Final = 100
 _NOT_FOUND_CODES: Final = frozenset({"NotFoundException"})
+#: A kind's API refusing this caller: the stack does not grant the kind.
+_REFUSED_CODES: Final = frozenset({"AccessDeniedException", "AccessDenied"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,28 @@ _APIS: Final = {
         list="list_call_analytics_jobs",
         summaries_key="CallAnalyticsJobSummaries",
         delete="delete_call_analytics_job",
+    ),
+    # Transcribe Medical: the status member is spelled as for transcription jobs.
+    JobKind.MEDICAL: _Api(
+        get="get_medical_transcription_job",
+        name_param="MedicalTranscriptionJobName",
+        job_key="MedicalTranscriptionJob",
+        name_key="MedicalTranscriptionJobName",
+        status_key="TranscriptionJobStatus",
+        list="list_medical_transcription_jobs",
+        summaries_key="MedicalTranscriptionJobSummaries",
+        delete="delete_medical_transcription_job",
+    ),
+    # AWS HealthScribe.
+    JobKind.MEDICAL_SCRIBE: _Api(
+        get="get_medical_scribe_job",
+        name_param="MedicalScribeJobName",
+        job_key="MedicalScribeJob",
+        name_key="MedicalScribeJobName",
+        status_key="MedicalScribeJobStatus",
+        list="list_medical_scribe_jobs",
+        summaries_key="MedicalScribeJobSummaries",
+        delete="delete_medical_scribe_job",
     ),
 }
 
@@ -134,6 +159,27 @@ class TranscribeJobs:
                 raise JobNotFoundError(message or "job not found") from None
             raise
         return describe_raw(kind, response[api.job_key])
+
+    def find(self, kind: JobKind, job_name: str) -> JobDescription | None:
+        """The job's current description, or None where ``kind``'s API does not know it.
+
+        For a best-effort look at another kind (an event that may name a Medical job): a
+        refusal of the kind's API (the stack grants only some kinds) also answers None, with
+        a warning, rather than failing the event for good.
+        """
+        try:
+            return self.describe(kind, job_name)
+        except JobNotFoundError:
+            return None
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code not in _REFUSED_CODES:
+                raise
+            logger.warning(
+                "Transcribe refused to describe the job; taken as unknown to this kind",
+                extra={"job_name": job_name, "job_kind": kind.value, "error_code": code},
+            )
+            return None
 
     def delete(self, kind: JobKind, job_name: str) -> None:
         """Delete the job at Transcribe (its record there, not our archive)."""

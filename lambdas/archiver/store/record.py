@@ -45,6 +45,10 @@ class HistoryRecord:
     subtitle_formats: list[str] | None = None
     channel_definitions: list[dict[str, Any]] | None = None
     analytics_skipped: list[dict[str, Any]] | None = None
+    # Medical runs: the specialty, CONVERSATION or DICTATION, and PHI when PHI was labelled.
+    specialty: str | None = None
+    type: str | None = None
+    content_identification_type: str | None = None
     tags: dict[str, str] | None = None
     archive_uri: str | None = None
     outputs: dict[str, StoredObject] = field(default_factory=dict)

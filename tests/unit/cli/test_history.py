@@ -550,6 +550,69 @@ def test_given_a_name_both_kinds_used_when_shown_then_each_kinds_latest_run_says
     assert "CALL_ANALYTICS" in out and "CUSTOMER" in out and "run 1 of" not in out
 
 
+def medical_kinds(db: Any) -> None:
+    """A Medical and a HealthScribe run of one name, beside the mixed kinds above."""
+    mixed_kinds(db)
+    put_run(
+        db,
+        "visit-7",
+        "2026-11-24T10:00:00.000Z",
+        JobKind="MEDICAL",
+        Specialty="PRIMARYCARE",
+        Type="DICTATION",
+        ContentIdentificationType="PHI",
+        tags={"Clinic": "North"},
+    )
+    put_run(
+        db,
+        "visit-7",
+        "2026-11-24T11:00:00.000Z",
+        created="2026-11-24T00:00:00.000Z#MEDICAL_SCRIBE",
+        JobKind="MEDICAL_SCRIBE",
+        ChannelDefinitions=[
+            {"ChannelId": 0, "ParticipantRole": "CLINICIAN"},
+            {"ChannelId": 1, "ParticipantRole": "PATIENT"},
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored"),
+    [("medical", "MEDICAL"), ("medical-scribe", "MEDICAL_SCRIBE"), ("MEDICAL", "MEDICAL")],
+)
+def test_given_medical_kinds_when_listing_by_kind_then_only_that_kind_comes(
+    db: Any, capsys: pytest.CaptureFixture[str], calls: list[str], kind: str, stored: str
+) -> None:
+    medical_kinds(db)
+
+    code, out, err = run_cli(capsys, "history", "list", "--kind", kind, "--output", "json")
+
+    assert code == 0, err
+    assert [(r["JobName"], r["JobKind"]) for r in json.loads(out)] == [("visit-7", stored)]
+    assert set(calls) == {"Query"}
+
+
+def test_given_medical_kinds_when_shown_then_each_runs_fields_and_kind_are_printed(
+    db: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    medical_kinds(db)
+
+    code, out, _ = run_cli(capsys, "history", "show", "visit-7", "--output", "json")
+    assert code == 0
+    runs = json.loads(out)
+    assert [r["JobKind"] for r in runs] == ["MEDICAL_SCRIBE", "MEDICAL"]
+    assert runs[1]["Specialty"] == "PRIMARYCARE" and runs[1]["Type"] == "DICTATION"
+
+    code, out, _ = run_cli(capsys, "history", "show", "visit-7")
+    assert code == 0
+    assert "run 1 of 2" in out and "CLINICIAN" in out
+    for field in ("Specialty", "PRIMARYCARE", "ContentIdentificationType", "PHI", "DICTATION"):
+        assert field in out
+
+    code, out, _ = run_cli(capsys, "history", "list")
+    assert "medical-scribe" in out and "medical · Clinic=North" in out
+
+
 def test_given_the_python_api_then_kind_takes_names_and_job_kinds(db: Any) -> None:
     mixed_kinds(db)
     repository = HistoryRepository(TABLE, dynamodb_client=db)
@@ -562,8 +625,8 @@ def test_given_the_python_api_then_kind_takes_names_and_job_kinds(db: Any) -> No
         "CALL_ANALYTICS",
         "TRANSCRIPTION",
     ]
-    with pytest.raises(ValueError, match="call-analytics"):
-        repository.list_runs(kind="medical")
+    with pytest.raises(ValueError, match="call-analytics or medical or medical-scribe"):
+        repository.list_runs(kind="voicemail")
 
 
 # -- failures -----------------------------------------------------------------------------
@@ -583,7 +646,7 @@ def test_given_the_python_api_then_kind_takes_names_and_job_kinds(db: Any) -> No
         (["--since", "2026-11-23", "--until", "2026-11-22"], "later than --until"),
         (["--limit", "0"], "--limit"),
         (["--output", "xml"], "--output"),
-        (["--kind", "medical"], "--kind"),
+        (["--kind", "voicemail"], "--kind"),
     ],
 )
 def test_given_bad_usage_when_listing_then_exit_2_says_what_is_wrong(

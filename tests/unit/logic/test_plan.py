@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from archiver.contract import REDACTED, SRT, TRANSCRIPT, VTT
+from archiver.contract import CLINICAL_DOCUMENT, REDACTED, SRT, TRANSCRIPT, VTT
 from archiver.logic.plan import plan_outputs
 from archiver.models.outputs import PlannedOutput
 
-from tests.unit.factories import SIGNED, analytics_job, job
+from tests.unit.factories import SIGNED, analytics_job, job, medical_job, scribe_job
 
 
 def test_given_a_plain_job_when_planned_then_only_the_transcript_is_expected() -> None:
@@ -179,3 +179,45 @@ def test_given_a_failed_call_analytics_job_when_planned_then_nothing_but_job_jso
         CallAnalyticsJobStatus="FAILED", FailureReason="Unsupported media format", Transcript=...
     )
     assert plan_outputs(failed, archive_unredacted=True) == []
+
+
+# -- Medical and HealthScribe ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("archive_unredacted", [True, False])
+def test_given_a_medical_job_when_planned_then_its_transcript_whatever_the_redaction_setting(
+    archive_unredacted: bool,
+) -> None:
+    # PHI identification labels the transcript; nothing is redacted, so nothing is skipped.
+    assert plan_outputs(medical_job(), archive_unredacted=archive_unredacted) == [
+        PlannedOutput(TRANSCRIPT, "https://s3.us-east-1.amazonaws.com/team/medical/visit-1.json")
+    ]
+
+
+def test_given_a_healthscribe_job_when_planned_then_transcript_and_clinical_note() -> None:
+    planned = plan_outputs(scribe_job(), archive_unredacted=False)
+    assert planned == [
+        PlannedOutput(TRANSCRIPT, "s3://team/visit-1/transcript.json"),
+        PlannedOutput(CLINICAL_DOCUMENT, "s3://team/visit-1/summary.json"),
+    ]
+    assert planned[1].content_type == "application/json"
+
+
+def test_given_missing_medical_links_when_planned_then_they_are_expected_without_a_link() -> None:
+    assert plan_outputs(medical_job(Transcript=...), archive_unredacted=True) == [
+        PlannedOutput(TRANSCRIPT, None)
+    ]
+    assert plan_outputs(
+        scribe_job(MedicalScribeOutput={"TranscriptFileUri": "s3://team/v/transcript.json"}),
+        archive_unredacted=True,
+    ) == [
+        PlannedOutput(TRANSCRIPT, "s3://team/v/transcript.json"),
+        PlannedOutput(CLINICAL_DOCUMENT, None),
+    ]
+
+
+def test_given_failed_medical_kinds_when_planned_then_nothing_but_job_json() -> None:
+    failed_medical = medical_job(TranscriptionJobStatus="FAILED", Transcript=...)
+    failed_scribe = scribe_job(MedicalScribeJobStatus="FAILED", MedicalScribeOutput=...)
+    assert plan_outputs(failed_medical, archive_unredacted=True) == []
+    assert plan_outputs(failed_scribe, archive_unredacted=True) == []

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from archiver.logic.records import build_record, job_json
+from archiver.logic.records import build_record, job_json, object_metadata, object_tags
 from archiver.models.outputs import StoredObject
+from archiver.store.record import HistoryRecord
 
-from tests.unit.factories import SIGNED, analytics_job, job
+from tests.unit.factories import SIGNED, analytics_job, job, medical_job, scribe_job
 
 
 def test_given_a_job_when_described_then_job_json_has_iso_times_and_no_query_strings() -> None:
@@ -139,3 +140,61 @@ def test_given_a_call_analytics_job_when_described_then_job_json_keeps_no_query_
         "RedactedMediaFileUri": "https://s3.amazonaws.com/b/redacted-call-1.wav",
     }
     assert b"Signature" not in body and b"Security-Token" not in body
+
+
+# -- Medical and HealthScribe ----------------------------------------------------------------
+
+
+def test_given_a_medical_job_when_recorded_then_item_keeps_specialty_type_and_phi_label() -> None:
+    record = build_record(medical_job(), "s3://a/medical/visit-1/x/", {}, {})
+    plain = record.to_plain()
+
+    assert plain["JobKind"] == "MEDICAL"
+    assert plain["JobName"] == "visit-1"
+    assert plain["JobStatus"] == "COMPLETED"
+    assert plain["Specialty"] == "PRIMARYCARE"
+    assert plain["Type"] == "CONVERSATION"
+    assert plain["ContentIdentificationType"] == "PHI"
+    assert plain["Tags"] == {"Clinic": "North"}
+    assert plain["Settings"] == {"ShowSpeakerLabels": True, "MaxSpeakerLabels": 2}
+    assert (plain["MediaFormat"], plain["MediaSampleRateHertz"]) == ("wav", 16000)
+    assert plain["MediaFileUri"] == "s3://media/visit-1.wav"
+    assert "ContentRedaction" not in plain and "ChannelDefinitions" not in plain
+    # The attributes survive the table's form both ways.
+    assert HistoryRecord.from_item(record.to_item()).to_plain() == plain
+    # PHI is labelled, not redacted: the objects are tagged unredacted.
+    assert object_tags(medical_job(), "transcript.json")["job-redacted"] == "false"
+
+
+def test_given_a_healthscribe_job_when_recorded_then_item_keeps_channels_and_tags() -> None:
+    plain = build_record(scribe_job(), "s3://a/medical-scribe/visit-1/x/", {}, {}).to_plain()
+
+    assert plain["JobKind"] == "MEDICAL_SCRIBE"
+    assert plain["JobStatus"] == "COMPLETED"
+    assert plain["ChannelDefinitions"] == [
+        {"ChannelId": 0, "ParticipantRole": "CLINICIAN"},
+        {"ChannelId": 1, "ParticipantRole": "PATIENT"},
+    ]
+    assert plain["Tags"] == {"Clinic": "South"}
+    assert plain["Settings"]["ClinicalNoteGenerationSettings"] == {"NoteTemplate": "GIRPP"}
+    assert plain["LanguageCode"] == "en-US"
+    for absent in ("Specialty", "Type", "ContentIdentificationType", "ContentRedaction"):
+        assert absent not in plain
+    assert object_metadata(scribe_job()) == {
+        "job-name": "visit-1",
+        "job-status": "COMPLETED",
+        "language-code": "en-US",
+    }
+
+
+def test_given_another_kind_with_a_type_member_then_no_medical_attribute_is_recorded() -> None:
+    # Specialty/Type/ContentIdentificationType are a Medical job's own members only.
+    plain = build_record(job(Type="X", Specialty="Y"), "s3://a/p/", {}, {}).to_plain()
+    assert "Type" not in plain and "Specialty" not in plain
+
+
+def test_given_a_healthscribe_job_when_described_then_job_json_is_its_description() -> None:
+    data = json.loads(job_json(scribe_job()))
+    assert data["MedicalScribeJobName"] == "visit-1"
+    assert data["MedicalScribeOutput"]["ClinicalDocumentUri"] == "s3://team/visit-1/summary.json"
+    assert data["CompletionTime"] == "2026-11-23T10:15:02.123Z"

@@ -13,6 +13,7 @@ from archiver.contract import JobKind
 from archiver.errors import JobNotFoundError
 from archiver.logic.backfill import list_finished_jobs
 from archiver.sources.transcribe import RateLimiter, TranscribeJobs
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -215,7 +216,7 @@ def analytics_summary(name: str, created: datetime, status: str = "COMPLETED") -
     }
 
 
-def test_given_both_kinds_when_listing_without_kinds_then_each_api_is_read_and_jobs_merged(
+def test_given_every_kind_when_listing_without_kinds_then_each_api_is_read_and_jobs_merged(
     transcribe: tuple[Any, Stubber],
 ) -> None:
     client, stubber = transcribe
@@ -241,17 +242,53 @@ def test_given_both_kinds_when_listing_without_kinds_then_each_api_is_read_and_j
         {"Status": "FAILED", "MaxResults": 100, "NextToken": "c1"},
     )
 
+    stubber.add_response(
+        "list_medical_transcription_jobs",
+        {
+            "MedicalTranscriptionJobSummaries": [
+                {
+                    "MedicalTranscriptionJobName": "shared",
+                    "CreationTime": T0 - timedelta(minutes=30),
+                    "TranscriptionJobStatus": "FAILED",
+                    "Specialty": "PRIMARYCARE",
+                    "Type": "DICTATION",
+                }
+            ]
+        },
+        {"Status": "FAILED", "MaxResults": 100},
+    )
+    stubber.add_response(
+        "list_medical_scribe_jobs",
+        {
+            "MedicalScribeJobSummaries": [
+                {
+                    "MedicalScribeJobName": "shared",
+                    "CreationTime": T0 - timedelta(minutes=45),
+                    "MedicalScribeJobStatus": "FAILED",
+                }
+            ]
+        },
+        {"Status": "FAILED", "MaxResults": 100},
+    )
+
     jobs = list_finished_jobs(
         TranscribeJobs(client), statuses=["FAILED"], since=T0 - timedelta(days=1), limiter=no_wait()
     )
 
-    # One name, two jobs: each kind's run is listed on its own.
+    # One name, four jobs: each kind's run is listed on its own.
     assert [(j.kind, j.name) for j in jobs] == [
         (JobKind.CALL_ANALYTICS, "shared"),
+        (JobKind.MEDICAL, "shared"),
+        (JobKind.MEDICAL_SCRIBE, "shared"),
         (JobKind.CALL_ANALYTICS, "call-2"),
         (JobKind.TRANSCRIPTION, "shared"),
     ]
-    assert TranscribeJobs.kinds() == (JobKind.TRANSCRIPTION, JobKind.CALL_ANALYTICS)
+    assert TranscribeJobs.kinds() == (
+        JobKind.TRANSCRIPTION,
+        JobKind.CALL_ANALYTICS,
+        JobKind.MEDICAL,
+        JobKind.MEDICAL_SCRIBE,
+    )
 
 
 def test_given_a_call_analytics_job_when_described_then_its_own_api_answers(
@@ -296,3 +333,109 @@ def test_given_a_call_analytics_job_transcribe_lost_when_described_then_not_foun
     )
     with pytest.raises(JobNotFoundError):
         TranscribeJobs(client).describe(JobKind.CALL_ANALYTICS, "gone")
+
+
+# -- Medical and HealthScribe ---------------------------------------------------------------
+
+
+def test_given_a_medical_job_when_described_then_its_own_api_and_field_names_answer(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    stubber.add_response(
+        "get_medical_transcription_job",
+        {
+            "MedicalTranscriptionJob": {
+                "MedicalTranscriptionJobName": "visit-1",
+                "TranscriptionJobStatus": "COMPLETED",
+                "CreationTime": T0,
+                "CompletionTime": T0 + timedelta(minutes=2),
+                "Transcript": {"TranscriptFileUri": "s3://team/medical/visit-1.json"},
+                "Specialty": "PRIMARYCARE",
+                "Type": "DICTATION",
+                "ContentIdentificationType": "PHI",
+            }
+        },
+        {"MedicalTranscriptionJobName": "visit-1"},
+    )
+    job = TranscribeJobs(client).describe(JobKind.MEDICAL, "visit-1")
+    assert (job.kind, job.name, job.status, job.finished) == (
+        JobKind.MEDICAL,
+        "visit-1",
+        "COMPLETED",
+        True,
+    )
+    assert job.completed == T0 + timedelta(minutes=2)
+    assert job.raw["Type"] == "DICTATION"
+
+
+def test_given_a_healthscribe_job_when_described_then_its_own_api_and_field_names_answer(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    stubber.add_response(
+        "get_medical_scribe_job",
+        {
+            "MedicalScribeJob": {
+                "MedicalScribeJobName": "visit-1",
+                "MedicalScribeJobStatus": "QUEUED",
+                "CreationTime": T0,
+            }
+        },
+        {"MedicalScribeJobName": "visit-1"},
+    )
+    job = TranscribeJobs(client).describe(JobKind.MEDICAL_SCRIBE, "visit-1")
+    assert (job.kind, job.name, job.status, job.finished) == (
+        JobKind.MEDICAL_SCRIBE,
+        "visit-1",
+        "QUEUED",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "operation", "member"),
+    [
+        (JobKind.MEDICAL, "delete_medical_transcription_job", "MedicalTranscriptionJobName"),
+        (JobKind.MEDICAL_SCRIBE, "delete_medical_scribe_job", "MedicalScribeJobName"),
+    ],
+)
+def test_given_a_medical_kind_when_deleted_then_its_own_delete_is_called_and_gone_is_fine(
+    transcribe: tuple[Any, Stubber], kind: JobKind, operation: str, member: str
+) -> None:
+    client, stubber = transcribe
+    stubber.add_response(operation, {}, {member: "visit-1"})
+    stubber.add_client_error(
+        operation,
+        service_error_code="BadRequestException",
+        service_message="The requested job couldn't be found. Check the job name and try again.",
+    )
+    jobs = TranscribeJobs(client)
+    jobs.delete(kind, "visit-1")
+    jobs.delete(kind, "visit-1")  # gone already: what was asked for
+
+
+def test_given_find_then_unknown_and_refused_are_none_and_other_faults_raise(
+    transcribe: tuple[Any, Stubber],
+) -> None:
+    client, stubber = transcribe
+    stubber.add_client_error(
+        "get_medical_transcription_job",
+        service_error_code="BadRequestException",
+        service_message="The requested job couldn't be found. Check the job name and try again.",
+    )
+    stubber.add_client_error(
+        "get_medical_transcription_job",
+        service_error_code="AccessDeniedException",
+        service_message="not authorized to perform transcribe:GetMedicalTranscriptionJob",
+    )
+    stubber.add_client_error(
+        "get_medical_transcription_job",
+        service_error_code="InternalFailureException",
+        http_status_code=500,
+    )
+    jobs = TranscribeJobs(client)
+    assert jobs.find(JobKind.MEDICAL, "visit-1") is None
+    assert jobs.find(JobKind.MEDICAL, "visit-1") is None
+    with pytest.raises(ClientError, match="InternalFailureException"):
+        jobs.find(JobKind.MEDICAL, "visit-1")
