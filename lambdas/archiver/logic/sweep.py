@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -97,6 +98,19 @@ class SweepReport:
         return self.report.results + self.retried
 
 
+@dataclass
+class _Listing:
+    """What one kind's listing found, and what it needs to store the kind's floor after."""
+
+    kind: JobKind
+    started: datetime
+    stored: str | None
+    window: datetime
+    narrower: bool
+    unfinished: datetime | None
+    listed: list[ListedJob]
+
+
 class Sweep:
     def __init__(
         self,
@@ -107,7 +121,6 @@ class Sweep:
         kinds: Iterable[JobKind] | None = None,
         overlap: timedelta = DEFAULT_OVERLAP,
         metrics: MetricsSink | None = None,
-        limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``archiver``: None for a dry run (list what would be archived, write nothing)."""
@@ -117,7 +130,8 @@ class Sweep:
         self._kinds = tuple(kinds) if kinds is not None else jobs.kinds()
         self._overlap = overlap
         self._metrics = metrics or NoMetrics()
-        self._limiter = limiter or RateLimiter(LIST_RATE)
+        # Each List API has its own 5 requests/s quota: one pace per kind.
+        self._limiters = {kind: RateLimiter(LIST_RATE) for kind in self._kinds}
         self._clock = clock
 
     def run(
@@ -127,24 +141,45 @@ class Sweep:
         deadline: Deadline | None = None,
         on_result: Callable[[JobResult], None] | None = None,
     ) -> SweepReport:
-        """Sweep each kind, then retry the table's unsettled runs. Raises only when the
-        table itself cannot be read; a kind's failure is in the report."""
+        """List each kind (side by side: the listing is what the quotas pace), archive what
+        they found (one pool, so memory stays what one backfill needs), store each kind's
+        floor, then retry the table's unsettled runs. Raises only when the table itself
+        cannot be read; a kind's failure is in the report."""
         sweep = SweepReport()
-        for kind in self._kinds:
+        with ThreadPoolExecutor(
+            max_workers=max(1, len(self._kinds)), thread_name_prefix="sweep-list"
+        ) as pool:
+            futures = [pool.submit(self._list, kind, since) for kind in self._kinds]
+        listings: list[_Listing] = []
+        for kind, future in zip(self._kinds, futures, strict=True):
             try:
-                self._sweep_kind(kind, sweep, since=since, deadline=deadline, on_result=on_result)
+                listings.append(future.result())
             except Exception as exc:
-                sweep.report.failed_kinds[kind] = describe_error(exc)
-                logger.exception(
-                    "sweeping a job kind failed; its floor is kept, the other kinds go on",
-                    extra={"job_kind": kind.value, "error": sweep.report.failed_kinds[kind]},
-                )
-        for kind in sweep.failed_kinds:
-            self._metrics.add(Metric.SWEEP_KINDS_FAILED, MetricUnit.Count, 1)
-            logger.error(
-                "job kind not swept",
-                extra={"job_kind": kind.value, "error": sweep.failed_kinds[kind]},
-            )
+                self._kind_failed(sweep, kind, exc)
+        jobs = sorted(
+            (job for listing in listings for job in listing.listed),
+            key=lambda j: (j.created, j.name),
+            reverse=True,
+        )
+        sweep.report.listed = len(jobs)
+        sweep.report.results = (
+            Backfill(self._table, self._archiver, skip=skip_settled)
+            .run(jobs, deadline=deadline, on_result=on_result)
+            .results
+        )
+        sweep.recovered = [
+            r
+            for r in sweep.report.results
+            if r.recovered and r.verdict in ("ARCHIVED", "INCOMPLETE")
+        ]
+        for listing in listings:
+            sweep.kinds[listing.kind] = iso_ms(listing.window)
+            if self._archiver is None:
+                continue  # a dry run writes nothing
+            try:
+                self._store_floor(listing, sweep.report.results)
+            except Exception as exc:
+                self._kind_failed(sweep, listing.kind, exc)
         tried = {(r.job.kind, r.job.name, r.job.created_at) for r in sweep.report.results}
         sweep.retried = self._retry_unsettled(deadline, on_result, tried)
         self._count(sweep)
@@ -152,15 +187,7 @@ class Sweep:
 
     # -- the listing --------------------------------------------------------------------------
 
-    def _sweep_kind(
-        self,
-        kind: JobKind,
-        sweep: SweepReport,
-        *,
-        since: datetime | None,
-        deadline: Deadline | None,
-        on_result: Callable[[JobResult], None] | None,
-    ) -> None:
+    def _list(self, kind: JobKind, since: datetime | None) -> _Listing:
         started = self._clock()
         stored = self._table.sweep_floor(kind)
         scheduled = (
@@ -169,44 +196,45 @@ class Sweep:
             else _minus(started, FIRST_SWEEP)
         )
         window = since if since is not None else scheduled
-        # An operator's window that starts after the scheduled one says nothing of the runs
-        # between the two: such a sweep may lower the floor, never raise it.
-        narrower = window > scheduled
-        sweep.kinds[kind] = iso_ms(window)
         # Unfinished jobs first: one that finishes meanwhile is then in the listing below.
         unfinished = self._oldest_unfinished(kind)
-        failures: dict[JobKind, str] = {}
         listed = list_finished_jobs(
             self._jobs,
             statuses=FINISHED,
             kinds=(kind,),
             since=window,
-            limiter=self._limiter,
-            failed_kinds=failures,
+            limiter=self._limiters[kind],
         )
-        if failures:
-            sweep.report.failed_kinds.update(failures)
-            return  # the floor stays where it was: nothing was learnt of this kind
-        report = Backfill(self._table, self._archiver, skip=skip_settled).run(
-            listed, deadline=deadline, on_result=on_result
-        )
-        sweep.report.listed += report.listed
-        sweep.report.results.extend(report.results)
-        sweep.recovered.extend(
-            r for r in report.results if r.recovered and r.verdict in ("ARCHIVED", "INCOMPLETE")
-        )
-        if self._archiver is None:
-            return  # a dry run writes nothing
-        floor = _floor(listed, report, unfinished, stored)
-        if narrower:
+        # An operator's window that starts after the scheduled one says nothing of the runs
+        # between the two: such a sweep may lower the floor, never raise it.
+        return _Listing(kind, started, stored, window, window > scheduled, unfinished, listed)
+
+    def _store_floor(self, listing: _Listing, results: list[JobResult]) -> None:
+        mine = [r for r in results if r.job.kind is listing.kind]
+        floor = _floor(listing.listed, mine, listing.unfinished, listing.stored)
+        stored = listing.stored
+        if listing.narrower:
             floor = None if stored is None or floor is None else min(floor, stored)
         if floor is not None and floor != stored:
-            self._table.set_sweep_floor(kind, floor, read=stored, swept_at=iso_ms(started))
+            self._table.set_sweep_floor(
+                listing.kind, floor, read=stored, swept_at=iso_ms(listing.started)
+            )
+
+    def _kind_failed(self, sweep: SweepReport, kind: JobKind, exc: Exception) -> None:
+        """A kind's listing (or its floor) failed: its floor stays where it was, so the next
+        sweep reads the same window; counted for the alarm, the other kinds go on."""
+        sweep.report.failed_kinds[kind] = describe_error(exc)
+        self._metrics.add(Metric.SWEEP_KINDS_FAILED, MetricUnit.Count, 1)
+        logger.error(
+            "job kind not swept; its floor is kept, the other kinds go on",
+            extra={"job_kind": kind.value, "error": sweep.report.failed_kinds[kind]},
+            exc_info=exc,
+        )
 
     def _oldest_unfinished(self, kind: JobKind) -> datetime | None:
         oldest: datetime | None = None
         for status in _UNFINISHED:
-            for job in self._jobs.list_jobs(kind, status, since=None, limiter=self._limiter):
+            for job in self._jobs.list_jobs(kind, status, since=None, limiter=self._limiters[kind]):
                 oldest = job.created if oldest is None else min(oldest, job.created)
         return oldest
 
@@ -300,12 +328,12 @@ def _minus(moment: datetime, delta: timedelta) -> datetime:
 
 def _floor(
     listed: list[ListedJob],
-    report: BackfillReport,
+    results: list[JobResult],
     unfinished: datetime | None,
     stored: str | None,
 ) -> str | None:
     """The oldest creation time that may still hide a run not at rest (see the module doc)."""
-    candidates = [r.job.created for r in report.results if not r.at_rest]
+    candidates = [r.job.created for r in results if not r.at_rest]
     if unfinished is not None:
         candidates.append(unfinished)
     if candidates:
