@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench clean
+.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench soak mutants clean
 
 install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/runtime-wheels.ok
 
@@ -50,8 +50,15 @@ test-local-aws: $(STAMPS)/venv
 test-infra: install
 	$(PY) -m pytest tests/infra -q
 
+# In parallel, one worker per core (two on the reference machine); each worker starts its
+# own embedded AWS. The model of the system runs a fixed seed and a few examples here.
 test: install lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
+
+# The model of the system, longer and with fresh random interleavings (not in CI).
+soak: $(STAMPS)/venv
+	MODEL_RANDOM=1 MODEL_EXAMPLES=$${MODEL_EXAMPLES:-200} MODEL_STEPS=$${MODEL_STEPS:-40} \
+		$(PY) -m pytest -q -o timeout=0 tests/integration/test_model.py
 
 synth: install
 	npx cdk synth --quiet

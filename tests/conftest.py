@@ -21,6 +21,15 @@ from local_aws.transcribe import FakeTranscribe
 FakeT = TypeVar("FakeT", bound=FakeTranscribe)
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_size_from_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist's workers set COLUMNS=80 and LINES=24, which the CLI (rich) takes for a
+    terminal's size; every test sees what a pipe or a CI log gives instead, as it does in a
+    plain pytest run. A test that wants a width sets COLUMNS itself."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture(scope="session")
 def embedded_aws() -> Iterator[EmbeddedAWS]:
     """moto on 127.0.0.1, started once: its state is process-wide anyway."""

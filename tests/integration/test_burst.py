@@ -111,6 +111,7 @@ class Poller:
             self._stop.wait(max(0.0, due - time.monotonic()))
 
 
+@pytest.mark.timeout(BUDGET_S + 120)  # the drain's own bound, and time to check after it
 def test_given_a_burst_of_completions_when_queued_then_throttling_is_absorbed_and_no_dlq(
     embedded_aws: EmbeddedAWS, fake_transcribe: FakeTranscribe, archive_env: ArchiveEnv
 ) -> None:
