@@ -18,6 +18,7 @@ from constructs import Construct
 from infra.config import ArchiverConfig
 from infra.constructs.archive_storage import ArchiveStorage
 from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.job_kinds import KIND_FACTS, KindFacts
 
 LAMBDAS_DIR: Final = Path(__file__).resolve().parents[2] / "lambdas"
 HANDLER: Final = "archiver.handler.handler"
@@ -188,33 +189,27 @@ class ArchiverFunction(Construct):
     ) -> list[iam.PolicyStatement]:
         stack = Stack.of(self)
         archive = [storage.archive_objects_arn, storage.call_analytics_objects_arn]
+        kinds = [KIND_FACTS[kind] for kind in config.job_kinds]
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.log_group_arn],
             ),
-            iam.PolicyStatement(
-                sid="ReadTranscriptionJobs",
-                actions=["transcribe:GetTranscriptionJob"],
-                resources=[
-                    stack.format_arn(
-                        service="transcribe", resource="transcription-job", resource_name="*"
-                    )
-                ],
-            ),
-            # The service authorization reference's Call Analytics job resource type.
-            iam.PolicyStatement(
-                sid="ReadCallAnalyticsJobs",
-                actions=["transcribe:GetCallAnalyticsJob"],
-                resources=[
-                    stack.format_arn(service="transcribe", resource="analytics", resource_name="*")
-                ],
+            # Job names come from events and listings at run time: every job of a kind in
+            # this account and region (the Service Authorization Reference's resource type).
+            *(
+                iam.PolicyStatement(
+                    sid=f"Read{facts.api}s",
+                    actions=[facts.get_action],
+                    resources=[job_arn(stack, facts)],
+                )
+                for facts in kinds
             ),
             # The sweep lists finished (and unfinished) jobs; List actions take no resource.
             iam.PolicyStatement(
-                sid="ListTranscriptionJobs",
-                actions=["transcribe:ListTranscriptionJobs", "transcribe:ListCallAnalyticsJobs"],
+                sid="ListJobs",
+                actions=[facts.list_action for facts in kinds],
                 resources=["*"],
             ),
             # CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all
@@ -293,37 +288,28 @@ class ArchiverFunction(Construct):
 
     def _suppress_reviewed_wildcards(self, config: ArchiverConfig, storage: ArchiveStorage) -> None:
         stack = Stack.of(self)
+        kinds = [KIND_FACTS[kind] for kind in config.job_kinds]
         reviewed = [
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
                 reason=(
-                    "X-Ray PutTraceSegments/PutTelemetryRecords and Transcribe "
-                    "ListTranscriptionJobs/ListCallAnalyticsJobs (the sweep) support no "
-                    "resource-level permissions."
+                    "X-Ray PutTraceSegments/PutTelemetryRecords and the sweep's Transcribe "
+                    f"{', '.join(facts.list_action.partition(':')[2] for facts in kinds)} "
+                    "support no resource-level permissions."
                 ),
                 applies_to=["Resource::*"],
             ),
-            NagPackSuppression(
-                id="AwsSolutions-IAM5",
-                reason=(
-                    "Job names come from events at run time; the statement allows only "
-                    "GetTranscriptionJob on this account's and region's jobs."
-                ),
-                applies_to=[
-                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
-                    "<AWS::AccountId>:transcription-job/*"
-                ],
-            ),
-            NagPackSuppression(
-                id="AwsSolutions-IAM5",
-                reason=(
-                    "Job names come from events at run time; the statement allows only "
-                    "GetCallAnalyticsJob on this account's and region's Call Analytics jobs."
-                ),
-                applies_to=[
-                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
-                    "<AWS::AccountId>:analytics/*"
-                ],
+            *(
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=(
+                        "Job names come from events at run time; the statement allows only "
+                        f"{facts.get_action.partition(':')[2]} on this account's and region's "
+                        f"{facts.resource_type} resources."
+                    ),
+                    applies_to=[_nag_resource(stack, job_arn(stack, facts))],
+                )
+                for facts in kinds
             ),
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
@@ -359,6 +345,11 @@ class ArchiverFunction(Construct):
                 )
             )
         NagSuppressions.add_resource_suppressions(self.role, reviewed, apply_to_children=True)
+
+
+def job_arn(stack: Stack, facts: KindFacts) -> str:
+    """Every job of one kind in the stack's account and region."""
+    return stack.format_arn(service="transcribe", resource=facts.resource_type, resource_name="*")
 
 
 def _objects_arn(stack: Stack, bucket_name: str) -> str:
