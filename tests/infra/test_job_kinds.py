@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from archiver import contract
-from aws_cdk.assertions import Match
 from archiver.contract import JobKind
+from aws_cdk.assertions import Match
 
 from infra.config import KEY_JOB_KINDS, ArchiverConfig, ConfigError
 from infra.job_kinds import KIND_FACTS
