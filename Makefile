@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
+#: checkov's pins clash with the project's (boto3 among them): it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
 
 .PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench clean
 
@@ -22,6 +24,13 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt pyproject.toml
 $(STAMPS)/runtime-wheels.ok: tests/infra/lambda_runtime/layer.txt tests/infra/lambda_runtime/runtime.txt $(STAMPS)/venv
 	$(PY) -m pip download --quiet --dest $(STAMPS)/runtime-wheels \
 		-r tests/infra/lambda_runtime/layer.txt -r tests/infra/lambda_runtime/runtime.txt
+	@touch $@
+
+$(STAMPS)/checkov: requirements-checkov.txt
+	@mkdir -p $(STAMPS)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	@touch $@
 
 $(STAMPS)/node: package.json package-lock.json
@@ -47,10 +56,10 @@ test-integration: $(STAMPS)/venv
 test-local-aws: $(STAMPS)/venv
 	$(PY) -m pytest tests/local_aws -q
 
-test-infra: install
+test-infra: install $(STAMPS)/checkov
 	$(PY) -m pytest tests/infra -q
 
-test: install lint
+test: install lint $(STAMPS)/checkov
 	$(PY) -m pytest -q
 
 synth: install
@@ -63,4 +72,4 @@ bench: $(STAMPS)/venv
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out $(STAMPS)
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out $(STAMPS)

@@ -24,8 +24,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
-from infra.constructs.dead_letter_queue import RETENTION, DeadLetterQueue
+from infra.constructs.dead_letter_queue import (
+    RETENTION,
+    SQS_MANAGED_ENCRYPTION,
+    DeadLetterQueue,
+)
 from infra.job_kinds import KIND_FACTS
+from infra.scan_findings import suppress_findings
 
 #: EventBridge's maximums: putting an event into the queue only fails when SQS itself
 #: refuses (a key policy, a deleted queue), and a missed event is a job archived only by
@@ -80,6 +85,8 @@ class EventDelivery(Construct):
             # It may hold events not yet archived.
             removal_policy=RemovalPolicy.RETAIN,
         )
+        if key is None:
+            suppress_findings(self.queue, checkov={"CKV_AWS_27": SQS_MANAGED_ENCRYPTION})
         self.rules = [
             self._rule(kind, pattern)
             for kind in kinds
@@ -158,6 +165,16 @@ class EventDelivery(Construct):
             report_batch_item_failures=True,
         )
         mapping.node.add_dependency(policy)
+        suppress_findings(
+            mapping,
+            cfn_lint={
+                "ES1001": (
+                    "An SQS event source takes no on-failure destination: a message that "
+                    "fails every receive moves to the queue's own dead-letter queue "
+                    "(OnFailureDlqUrl), which is alarmed and replayable."
+                )
+            },
+        )
         return mapping
 
 
