@@ -6,8 +6,15 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 #: checkov's pins clash with the project's (boto3 among them): it gets a venv of its own.
 CHECKOV_VENV := .venv-checkov
+#: The CDK CLI package.json pins, never whatever `npx cdk` would fetch (a package named
+#: "cdk" that is not the CLI, on a clone without node_modules).
+CDK := node_modules/.bin/cdk
+#: Extra arguments for the CDK CLI: `make deploy ARGS="-c alarmEmail=ops@example.com"`.
+ARGS ?=
+#: Where `make synth` writes the cloud assembly.
+CDK_OUT ?= cdk.out
 
-.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench clean
+.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bootstrap cdk bench clean
 
 install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/runtime-wheels.ok
 
@@ -63,10 +70,20 @@ test: install lint $(STAMPS)/checkov
 	$(PY) -m pytest -q
 
 synth: install
-	npx cdk synth --quiet
+	$(CDK) synth --quiet --output $(CDK_OUT) $(ARGS)
 
+# Asks before it changes IAM (the function's role, queue and topic policies); prints the
+# stack's outputs at the end.
 deploy: install
-	npx cdk deploy
+	$(CDK) deploy $(ARGS)
+
+# Once per account and region: `make bootstrap ARGS=aws://123456789012/eu-west-1`.
+bootstrap: install
+	$(CDK) bootstrap $(ARGS)
+
+# Any other CDK command with the pinned CLI: `make cdk ARGS=diff`.
+cdk: install
+	$(CDK) $(ARGS)
 
 bench: $(STAMPS)/venv
 	$(PY) -m benchmarks
