@@ -21,6 +21,7 @@ from aws_cdk.assertions import Match
 from infra.config import KEY_JOB_KINDS, ArchiverConfig, ConfigError
 from infra.job_kinds import KIND_FACTS
 from tests.infra.conftest import ROOT, Synth, as_list, function_statements, render, synthesize
+from tests.integration.iam_harness import readme_operator_policy
 
 pytestmark = pytest.mark.infra
 
@@ -143,3 +144,28 @@ def test_given_an_unknown_kind_on_the_command_line_then_app_py_exits_naming_the_
         result.stderr
     )
     assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_the_readme_operator_policy_grants_every_kind_its_get_list_and_delete() -> None:
+    policy = readme_operator_policy(
+        {
+            "region": "eu-west-1",
+            "account": "123456789012",
+            "stackName": "TranscribeArchiver",
+            "JobsTableName": "jobs",
+            "ArchiveBucketName": "archive",
+            "archivePrefix": "transcripts/",
+            "callAnalyticsPrefix": "call-analytics/",
+            "sourceBucket": "team",
+        }
+    )
+    granted: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(as_list(statement["Resource"]))
+
+    for facts in KIND_FACTS.values():
+        jobs = f"arn:aws:transcribe:eu-west-1:123456789012:{facts.resource_type}/*"
+        assert granted.get(facts.get_action) == {jobs}
+        assert granted.get(facts.delete_action) == {jobs}
+        assert granted.get(facts.list_action) == {"*"}
