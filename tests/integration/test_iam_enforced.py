@@ -434,3 +434,33 @@ def test_given_the_readme_policy_without_query_then_history_list_is_denied(
     assert code == 1
     assert "not allowed to call Query" in err
     assert "dynamodb:Query" in {d["action"] for d in world.denials()}
+
+
+def test_given_the_readme_policy_without_call_analytics_then_kind_bound_commands_still_run(
+    world: Enforced, enforced: EnforcedAWS, deployed: Deployed
+) -> None:
+    # A region whose jobKinds leaves Call Analytics out, and an operator policy that does too.
+    policy = readme_operator_policy(operator_placeholders(enforced, deployed))
+    policy["Statement"] = [
+        statement
+        for statement in policy["Statement"]
+        if statement["Sid"] != "ReadCallAnalyticsJobs"
+    ]
+    narrowed = without({"readme": policy}, "transcribe:ListCallAnalyticsJobs")
+    role = enforced.create_role(unique("no-call-analytics"), narrowed)
+    name = unique("transcription-only")
+    world.fake.add_job(name)
+    world.act_as(enforced.assume(role), function=False)
+
+    results = {
+        command: world.cli(*command.split())
+        for command in (
+            "history list",
+            "backfill --kind transcription",
+            "sweep --kind transcription --dry-run",
+        )
+    }
+
+    assert {command: err for command, (code, _, err) in results.items() if code != 0} == {}
+    assert world.denials() == []
+    assert only_run(world.db, world.table, name)["ArchiveStatus"] == "ARCHIVED"
