@@ -4,8 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := .stamps
+#: checkov's pins clash with the project's (boto3 among them): it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+#: The CDK CLI package.json pins, never whatever `npx cdk` would fetch (a package named
+#: "cdk" that is not the CLI, on a clone without node_modules).
+CDK := node_modules/.bin/cdk
+#: Extra arguments for the CDK CLI: `make deploy ARGS="-c alarmEmail=ops@example.com"`.
+ARGS ?=
+#: Where `make synth` writes the cloud assembly.
+CDK_OUT ?= cdk.out
 
-.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bench soak mutants clean
+.PHONY: install demo test test-unit test-integration test-local-aws test-infra lint synth deploy bootstrap cdk bench soak mutants clean
 
 install: $(STAMPS)/venv $(STAMPS)/node $(STAMPS)/runtime-wheels.ok
 
@@ -22,6 +31,13 @@ $(STAMPS)/venv: requirements.txt requirements-dev.txt pyproject.toml
 $(STAMPS)/runtime-wheels.ok: tests/infra/lambda_runtime/layer.txt tests/infra/lambda_runtime/runtime.txt $(STAMPS)/venv
 	$(PY) -m pip download --quiet --dest $(STAMPS)/runtime-wheels \
 		-r tests/infra/lambda_runtime/layer.txt -r tests/infra/lambda_runtime/runtime.txt
+	@touch $@
+
+$(STAMPS)/checkov: requirements-checkov.txt
+	@mkdir -p $(STAMPS)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	@touch $@
 
 $(STAMPS)/node: package.json package-lock.json
@@ -47,12 +63,12 @@ test-integration: $(STAMPS)/venv
 test-local-aws: $(STAMPS)/venv
 	$(PY) -m pytest tests/local_aws -q
 
-test-infra: install
+test-infra: install $(STAMPS)/checkov
 	$(PY) -m pytest tests/infra -q
 
 # In parallel, one worker per core (two on the reference machine); each worker starts its
 # own embedded AWS. The model of the system runs a fixed seed and a few examples here.
-test: install lint
+test: install lint $(STAMPS)/checkov
 	$(PY) -m pytest -q -n auto --dist loadfile
 
 # The model of the system, longer and with fresh random interleavings (not in CI).
@@ -61,13 +77,23 @@ soak: $(STAMPS)/venv
 		$(PY) -m pytest -q -o timeout=0 tests/integration/test_model.py
 
 synth: install
-	npx cdk synth --quiet
+	$(CDK) synth --quiet --output $(CDK_OUT) $(ARGS)
 
+# Asks before it changes IAM (the function's role, queue and topic policies); prints the
+# stack's outputs at the end.
 deploy: install
-	npx cdk deploy
+	$(CDK) deploy $(ARGS)
+
+# Once per account and region: `make bootstrap ARGS=aws://123456789012/eu-west-1`.
+bootstrap: install
+	$(CDK) bootstrap $(ARGS)
+
+# Any other CDK command with the pinned CLI: `make cdk ARGS=diff`.
+cdk: install
+	$(CDK) $(ARGS)
 
 bench: $(STAMPS)/venv
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out $(STAMPS)
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out $(STAMPS)

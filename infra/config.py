@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from archiver import contract
+from archiver.contract import JobKind
+
+from infra.job_kinds import KIND_FACTS
 
 #: Context keys, as users type them in cdk.json or ``-c``.
 KEY_STACK_NAME: Final = "stackName"
@@ -44,6 +47,7 @@ KEY_OBJECT_LOCK_DAYS: Final = "objectLockDays"
 KEY_UNREDACTED_RETENTION_DAYS: Final = "unredactedRetentionDays"
 KEY_NONCURRENT_RETENTION_DAYS: Final = "noncurrentVersionRetentionDays"
 KEY_HISTORY_RETENTION_DAYS: Final = "historyRetentionDays"
+KEY_JOB_KINDS: Final = "jobKinds"
 
 ALL_KEYS: Final = (
     KEY_STACK_NAME,
@@ -71,6 +75,7 @@ ALL_KEYS: Final = (
     KEY_UNREDACTED_RETENTION_DAYS,
     KEY_NONCURRENT_RETENTION_DAYS,
     KEY_HISTORY_RETENTION_DAYS,
+    KEY_JOB_KINDS,
 )
 
 DEFAULT_STACK_NAME: Final = "TranscribeArchiver"
@@ -189,6 +194,8 @@ class ArchiverConfig:
     noncurrent_version_retention_days: int | None = None
     #: DynamoDB TTL: history items expire N days after they are written.
     history_retention_days: int | None = None
+    #: The job kinds this deployment subscribes to, grants and sweeps (a region may lack one).
+    job_kinds: tuple[JobKind, ...] = tuple(JobKind)
 
     @property
     def adopts_bucket(self) -> bool:
@@ -242,6 +249,7 @@ class ArchiverConfig:
             call_analytics_prefix=prefixes[KEY_CALL_ANALYTICS_PREFIX],
             medical_prefix=prefixes[KEY_MEDICAL_PREFIX],
             medical_scribe_prefix=prefixes[KEY_MEDICAL_SCRIBE_PREFIX],
+            job_kinds=_job_kinds(ctx),
             **_retention(ctx),
         )
 
@@ -520,6 +528,40 @@ def _sweep_minutes(ctx: Mapping[str, Any]) -> int:
     if minutes is None or not _MIN_SWEEP_MINUTES <= minutes <= _MAX_SWEEP_MINUTES:
         raise ConfigError(KEY_SWEEP_SCHEDULE, hint, value)
     return minutes
+
+
+def _job_kinds(ctx: Mapping[str, Any]) -> tuple[JobKind, ...]:
+    """``jobKinds``: JobKind values (or the CLI's spelling), a list or comma-separated."""
+    value = _raw(ctx, KEY_JOB_KINDS)
+    known = ", ".join(kind.value for kind in JobKind)
+    if value is None:
+        names = [kind.value for kind in JobKind]
+    elif isinstance(value, str):
+        names = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        names = [item.strip() for item in value if item.strip()]
+    else:
+        raise ConfigError(
+            KEY_JOB_KINDS, f"must be a list of job kinds ({known}) or a comma-separated one", value
+        )
+    if not names:
+        raise ConfigError(KEY_JOB_KINDS, f"must name at least one job kind ({known})", value)
+    kinds: list[JobKind] = []
+    for name in names:
+        try:
+            kind = JobKind(name.upper().replace("-", "_"))
+        except ValueError:
+            raise ConfigError(
+                KEY_JOB_KINDS, f"has an unknown job kind {name!r}: use any of {known}", value
+            ) from None
+        if kind not in KIND_FACTS:
+            # A kind added to the contract without its row in infra/job_kinds.py.
+            raise ConfigError(
+                KEY_JOB_KINDS, f"job kind {kind.value} has no row in infra/job_kinds.py", value
+            )
+        if kind not in kinds:
+            kinds.append(kind)
+    return tuple(kinds)
 
 
 _OBJECT_LOCK_MODES: Final = ("GOVERNANCE", "COMPLIANCE")

@@ -43,9 +43,14 @@ class ArchiverStack(Stack):
             dead_letter_queue=self.archiver.on_failure_queue,
             max_concurrency=config.max_concurrency,
             key=key,
+            kinds=config.job_kinds,
         )
         self.sweep = SweepSchedule(
-            self, "Sweep", function=self.archiver.function, minutes=config.sweep_minutes
+            self,
+            "Sweep",
+            function=self.archiver.function,
+            minutes=config.sweep_minutes,
+            kinds=config.job_kinds,
         )
         self.monitoring = Monitoring(
             self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
@@ -79,9 +80,12 @@ class _MotoServer(TrackedConnectionsMixin, ThreadedWSGIServer):
     threads serving keep-alive connections (boto3 pools them) are daemons it never joins.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, wrap: Callable[[Any], Any] | None = None) -> None:
+        """``wrap``: a WSGI middleware around moto's app (the enforced AWS's control paths)."""
         self._init_tracking(max_connections=512)
-        app = _AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+        app: Any = _AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+        if wrap is not None:
+            app = wrap(app)
         try:
             super().__init__(LOOPBACK, port, app, handler=_QuietMotoHandler)
         except SystemExit as exc:  # werkzeug exits the process when the port is taken

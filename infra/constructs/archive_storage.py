@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import ArchiverConfig
+from infra.scan_findings import suppress_findings
 
 #: Parts of an upload that failed half-way cost money and are never completed by a retry
 #: (a retry starts a new upload), so they are cleaned up after a week.
@@ -22,6 +23,7 @@ ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 ACCESS_LOG_PREFIX = "archive-bucket/"
 #: Overwritten or deleted access logs are kept this long, then go.
 ACCESS_LOG_NONCURRENT_EXPIRY = Duration.days(30)
+KMS_TAIL = "set kmsKeyArn for a customer-managed key."
 
 
 class ArchiveStorage(Construct):
@@ -94,6 +96,15 @@ class ArchiveStorage(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        suppress_findings(
+            self.access_log_bucket,
+            checkov={
+                "CKV_AWS_18": (
+                    "This is the access-log bucket: logging its own deliveries would loop. It "
+                    "is versioned, TLS-only, blocks public access and expires old logs."
+                )
+            },
+        )
 
         return s3.Bucket(
             self,
@@ -148,6 +159,15 @@ class ArchiveStorage(Construct):
             ),
             removal_policy=RemovalPolicy.RETAIN,
         )
+        if key is None:
+            suppress_findings(
+                table,
+                checkov={
+                    "CKV_AWS_119": (
+                        f"Encrypted at rest with the AWS-managed key (aws/dynamodb); {KMS_TAIL}"
+                    )
+                },
+            )
         for index_name, (partition_key, sort_key) in contract.INDEXES.items():
             table.add_global_secondary_index(
                 index_name=index_name,

@@ -18,6 +18,8 @@ from constructs import Construct
 from infra.config import ArchiverConfig
 from infra.constructs.archive_storage import ArchiveStorage
 from infra.constructs.dead_letter_queue import DeadLetterQueue
+from infra.job_kinds import KIND_FACTS, KindFacts
+from infra.scan_findings import suppress_findings
 
 LAMBDAS_DIR: Final = Path(__file__).resolve().parents[2] / "lambdas"
 HANDLER: Final = "archiver.handler.handler"
@@ -138,6 +140,52 @@ class ArchiverFunction(Construct):
         )
         self._drop_redundant_role_dependency()
         self._suppress_reviewed_wildcards(config, storage)
+        self._suppress_scan_findings(config, key)
+
+    def _suppress_scan_findings(self, config: ArchiverConfig, key: kms.IKey | None) -> None:
+        checks = {
+            "CKV_AWS_116": (
+                "Events come through the SQS event queue, whose own dead-letter queue holds "
+                "what failed every receive; only the sweep schedule invokes asynchronously, "
+                "and the next sweep makes up for a failed one."
+            ),
+            "CKV_AWS_117": (
+                "No VPC: the function calls AWS APIs and fetches Transcribe's presigned S3 "
+                "links over HTTPS and reaches no private resource; a VPC would only add NAT "
+                "gateways or endpoints."
+            ),
+        }
+        if config.reserved_concurrency is None:
+            checks["CKV_AWS_115"] = (
+                "Concurrency is bounded by the event source mapping's maximum concurrency "
+                "(maxConcurrency); reserving some fails to deploy in accounts at the minimum "
+                "quota, so it is opt-in (reservedConcurrency)."
+            )
+        if key is None:
+            checks["CKV_AWS_173"] = (
+                "The variables hold names (bucket, table, prefixes), no secrets; Lambda "
+                "encrypts them at rest with its AWS-managed key; set kmsKeyArn for a "
+                "customer-managed key."
+            )
+            suppress_findings(
+                self.log_group,
+                checkov={
+                    "CKV_AWS_158": (
+                        "CloudWatch Logs encrypts log data at rest by default; set kmsKeyArn "
+                        "for a customer-managed key."
+                    )
+                },
+            )
+        suppress_findings(
+            self.function,
+            checkov=checks,
+            cfn_lint={
+                "WS1004": (
+                    "The function logs to its own log group (LoggingConfig.LogGroup), which "
+                    "has a retention; the rule only knows groups named /aws/lambda/<name>."
+                )
+            },
+        )
 
     def _drop_redundant_role_dependency(self) -> None:
         # CDK makes the function DependsOn its role although `Role: !GetAtt` already
@@ -195,60 +243,27 @@ class ArchiverFunction(Construct):
             storage.medical_objects_arn,
             storage.medical_scribe_objects_arn,
         ]
+        kinds = [KIND_FACTS[kind] for kind in config.job_kinds]
         statements = [
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.log_group_arn],
             ),
-            iam.PolicyStatement(
-                sid="ReadTranscriptionJobs",
-                actions=["transcribe:GetTranscriptionJob"],
-                resources=[
-                    stack.format_arn(
-                        service="transcribe", resource="transcription-job", resource_name="*"
-                    )
-                ],
-            ),
-            # The service authorization reference's Call Analytics job resource type.
-            iam.PolicyStatement(
-                sid="ReadCallAnalyticsJobs",
-                actions=["transcribe:GetCallAnalyticsJob"],
-                resources=[
-                    stack.format_arn(service="transcribe", resource="analytics", resource_name="*")
-                ],
-            ),
-            # Medical jobs: found by the sweep, or named by a Transcribe Job State Change.
-            iam.PolicyStatement(
-                sid="ReadMedicalTranscriptionJobs",
-                actions=["transcribe:GetMedicalTranscriptionJob"],
-                resources=[
-                    stack.format_arn(
-                        service="transcribe",
-                        resource="medical-transcription-job",
-                        resource_name="*",
-                    )
-                ],
-            ),
-            # HealthScribe jobs: found by the sweep.
-            iam.PolicyStatement(
-                sid="ReadMedicalScribeJobs",
-                actions=["transcribe:GetMedicalScribeJob"],
-                resources=[
-                    stack.format_arn(
-                        service="transcribe", resource="medical-scribe-job", resource_name="*"
-                    )
-                ],
+            # Job names come from events and listings at run time: every job of a kind in
+            # this account and region (the Service Authorization Reference's resource type).
+            *(
+                iam.PolicyStatement(
+                    sid=f"Read{facts.api}s",
+                    actions=[facts.get_action],
+                    resources=[job_arn(stack, facts)],
+                )
+                for facts in kinds
             ),
             # The sweep lists finished (and unfinished) jobs; List actions take no resource.
             iam.PolicyStatement(
-                sid="ListTranscriptionJobs",
-                actions=[
-                    "transcribe:ListTranscriptionJobs",
-                    "transcribe:ListCallAnalyticsJobs",
-                    "transcribe:ListMedicalTranscriptionJobs",
-                    "transcribe:ListMedicalScribeJobs",
-                ],
+                sid="ListJobs",
+                actions=[facts.list_action for facts in kinds],
                 resources=["*"],
             ),
             # CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all
@@ -275,6 +290,18 @@ class ArchiverFunction(Construct):
                     "dynamodb:Query",
                 ],
                 resources=storage.table_arns,
+            ),
+            # A run's marker in the sweep's bookkeeping is deleted once the run settles; the
+            # function deletes nothing else in the table (the key's partition must be it).
+            iam.PolicyStatement(
+                sid="ClearSettledRunMarkers",
+                actions=["dynamodb:DeleteItem"],
+                resources=[storage.table.table_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {
+                        "dynamodb:LeadingKeys": [contract.UNSETTLED_PARTITION]
+                    }
+                },
             ),
         ]
         if config.source_buckets:
@@ -327,50 +354,28 @@ class ArchiverFunction(Construct):
 
     def _suppress_reviewed_wildcards(self, config: ArchiverConfig, storage: ArchiveStorage) -> None:
         stack = Stack.of(self)
+        kinds = [KIND_FACTS[kind] for kind in config.job_kinds]
         reviewed = [
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
                 reason=(
-                    "X-Ray PutTraceSegments/PutTelemetryRecords and Transcribe's List…Jobs "
-                    "actions (the sweep) support no resource-level permissions."
+                    "X-Ray PutTraceSegments/PutTelemetryRecords and the sweep's Transcribe "
+                    f"{', '.join(facts.list_action.partition(':')[2] for facts in kinds)} "
+                    "support no resource-level permissions."
                 ),
                 applies_to=["Resource::*"],
             ),
-            NagPackSuppression(
-                id="AwsSolutions-IAM5",
-                reason=(
-                    "Job names come from events at run time; the statement allows only "
-                    "GetTranscriptionJob on this account's and region's jobs."
-                ),
-                applies_to=[
-                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
-                    "<AWS::AccountId>:transcription-job/*"
-                ],
-            ),
-            NagPackSuppression(
-                id="AwsSolutions-IAM5",
-                reason=(
-                    "Job names come from events at run time; the statement allows only "
-                    "GetCallAnalyticsJob on this account's and region's Call Analytics jobs."
-                ),
-                applies_to=[
-                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
-                    "<AWS::AccountId>:analytics/*"
-                ],
-            ),
-            NagPackSuppression(
-                id="AwsSolutions-IAM5",
-                reason=(
-                    "Job names come from the sweep's listings at run time; the statements "
-                    "allow only GetMedicalTranscriptionJob / GetMedicalScribeJob on this "
-                    "account's and region's Medical and HealthScribe jobs."
-                ),
-                applies_to=[
-                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
-                    "<AWS::AccountId>:medical-transcription-job/*",
-                    "Resource::arn:<AWS::Partition>:transcribe:<AWS::Region>:"
-                    "<AWS::AccountId>:medical-scribe-job/*",
-                ],
+            *(
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason=(
+                        "Job names come from events at run time; the statement allows only "
+                        f"{facts.get_action.partition(':')[2]} on this account's and region's "
+                        f"{facts.resource_type} resources."
+                    ),
+                    applies_to=[_nag_resource(stack, job_arn(stack, facts))],
+                )
+                for facts in kinds
             ),
             NagPackSuppression(
                 id="AwsSolutions-IAM5",
@@ -408,6 +413,11 @@ class ArchiverFunction(Construct):
                 )
             )
         NagSuppressions.add_resource_suppressions(self.role, reviewed, apply_to_children=True)
+
+
+def job_arn(stack: Stack, facts: KindFacts) -> str:
+    """Every job of one kind in the stack's account and region."""
+    return stack.format_arn(service="transcribe", resource=facts.resource_type, resource_name="*")
 
 
 def _objects_arn(stack: Stack, bucket_name: str) -> str:

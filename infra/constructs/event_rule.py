@@ -1,6 +1,7 @@
 """The delivery path: rule(s) on the default bus -> an SQS queue -> the archiver.
 
-Every pattern of the contract gets its own rule; all of them put their events into one
+Every pattern of the contract, for the kinds the deployment takes (``jobKinds``), gets its
+own rule; all of them put their events into one
 queue, with one target DLQ for events EventBridge could not put there. An event source
 mapping hands the queue to the function in small batches, at most ``maxConcurrency``
 invocations at a time (which needs no reserved concurrency), with partial batch responses;
@@ -9,6 +10,7 @@ a message received ``QUEUE_MAX_RECEIVE_COUNT`` times moves to the dead-letter qu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import jsii
@@ -22,7 +24,13 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
-from infra.constructs.dead_letter_queue import RETENTION, DeadLetterQueue
+from infra.constructs.dead_letter_queue import (
+    RETENTION,
+    SQS_MANAGED_ENCRYPTION,
+    DeadLetterQueue,
+)
+from infra.job_kinds import KIND_FACTS
+from infra.scan_findings import suppress_findings
 
 #: EventBridge's maximums: putting an event into the queue only fails when SQS itself
 #: refuses (a key policy, a deleted queue), and a missed event is a job archived only by
@@ -50,8 +58,10 @@ class EventDelivery(Construct):
         dead_letter_queue: sqs.IQueue,
         max_concurrency: int,
         key: kms.IKey | None,
+        kinds: Sequence[contract.JobKind],
     ) -> None:
-        """``dead_letter_queue``: where messages go after their last receive."""
+        """``dead_letter_queue``: where messages go after their last receive; ``kinds``: the
+        job kinds to subscribe to (those without an event get no rule: the sweep finds them)."""
         super().__init__(scope, construct_id)
         self.dead_letter_queue = dead_letter_queue
         self.target_dead_letter_queue = DeadLetterQueue(
@@ -75,8 +85,12 @@ class EventDelivery(Construct):
             # It may hold events not yet archived.
             removal_policy=RemovalPolicy.RETAIN,
         )
+        if key is None:
+            suppress_findings(self.queue, checkov={"CKV_AWS_27": SQS_MANAGED_ENCRYPTION})
         self.rules = [
-            self._rule(kind, pattern) for kind, pattern in contract.EVENT_PATTERNS.items()
+            self._rule(kind, pattern)
+            for kind in kinds
+            if (pattern := KIND_FACTS[kind].event_pattern) is not None
         ]
         self.mapping = self._mapping(function, max_concurrency, key)
 
@@ -151,6 +165,16 @@ class EventDelivery(Construct):
             report_batch_item_failures=True,
         )
         mapping.node.add_dependency(policy)
+        suppress_findings(
+            mapping,
+            cfn_lint={
+                "ES1001": (
+                    "An SQS event source takes no on-failure destination: a message that "
+                    "fails every receive moves to the queue's own dead-letter queue "
+                    "(OnFailureDlqUrl), which is alarmed and replayable."
+                )
+            },
+        )
         return mapping
 
 

@@ -16,6 +16,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.scan_findings import suppress_findings
+
 PERIOD: Final = Duration.minutes(5)
 #: Alarm when one invocation takes this share of the function timeout: long outputs are
 #: getting close to being cut off.
@@ -60,7 +62,17 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self.topic = self._alarm_topic(key)
         if alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+            subscription = self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+            suppress_findings(
+                subscription,
+                cfn_lint={
+                    "ES7000": (
+                        "An alarm e-mail SNS could not deliver is not lost: every alarm's "
+                        "state is in CloudWatch and on the dashboard's alarm widget; a queue "
+                        "of undelivered alarm mails would need an alarm of its own."
+                    )
+                },
+            )
 
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         self._alarm(
@@ -170,6 +182,17 @@ class Monitoring(Construct):
             # cloudwatch.amazonaws.com, so alarms would silently fail to publish.
             master_key=key,
         )
+        if key is None:
+            suppress_findings(
+                topic,
+                checkov={
+                    "CKV_AWS_26": (
+                        "CloudWatch alarms cannot publish to a topic encrypted with the "
+                        "AWS-managed key alias/aws/sns (its key policy cannot allow "
+                        "cloudwatch.amazonaws.com); with kmsKeyArn the topic uses that key."
+                    )
+                },
+            )
         # The topic policy that enforce_ssl creates replaces SNS's default one, so alarms
         # from this account need an explicit allow.
         topic.add_to_resource_policy(

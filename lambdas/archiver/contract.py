@@ -47,6 +47,12 @@ INDEXES: Final[dict[str, tuple[str, str]]] = {
 #: The attribute both indexes sort on.
 COMPLETED_AT: Final = "CompletedAt"
 
+#: Reserved partitions of the sweep's bookkeeping ('#' is never part of a job name; their
+#: items have no JobStatus or LanguageCode, so no index and no history question sees them):
+#: each job kind's floor, and a marker per run that is not settled yet.
+SWEEP_PARTITION: Final = "#sweep"
+UNSETTLED_PARTITION: Final = "#unsettled"
+
 #: ``ArchiveStatus`` values.
 ARCHIVED: Final = "ARCHIVED"
 INCOMPLETE: Final = "INCOMPLETE"

@@ -55,6 +55,25 @@ class Operation:
     handle: Callable[[FakeTranscribe, Mapping[str, Any]], dict[str, Any]]
     #: The request member naming the job, recorded in the request log.
     job_member: str | None = None
+    #: IAM's resource type of the job it names (``transcription-job``); None: List calls,
+    #: which IAM authorizes on ``*`` only.
+    resource_type: str | None = None
+
+
+#: Asks whether a request may run: (method, path, headers, body, "transcribe:Op", resource
+#: ARN) -> None when allowed, else why not (see ``local_aws.enforced_aws``).
+Authorizer = Callable[[str, str, Mapping[str, str], bytes, str, str], "str | None"]
+
+
+def resource_arn(op: str, body: Mapping[str, Any], region: str, account_id: str) -> str:
+    """The IAM resource a call acts on: the named job's ARN, or ``*``."""
+    operation = OPERATIONS.get(op)
+    if operation is None or operation.resource_type is None or operation.job_member is None:
+        return "*"
+    name = body.get(operation.job_member)
+    if not isinstance(name, str):
+        return "*"
+    return f"arn:aws:transcribe:{region}:{account_id}:{operation.resource_type}/{name}"
 
 
 # --------------------------------------------------------------------------- the front door
@@ -294,22 +313,35 @@ def delete_medical_scribe_job(double: FakeTranscribe, body: Mapping[str, Any]) -
 
 
 OPERATIONS: Final[Mapping[str, Operation]] = {
-    "GetTranscriptionJob": Operation(get_transcription_job, "TranscriptionJobName"),
+    "GetTranscriptionJob": Operation(
+        get_transcription_job, "TranscriptionJobName", "transcription-job"
+    ),
     "ListTranscriptionJobs": Operation(list_transcription_jobs),
-    "DeleteTranscriptionJob": Operation(delete_transcription_job, "TranscriptionJobName"),
-    "GetCallAnalyticsJob": Operation(get_call_analytics_job, "CallAnalyticsJobName"),
+    "DeleteTranscriptionJob": Operation(
+        delete_transcription_job, "TranscriptionJobName", "transcription-job"
+    ),
+    # Call Analytics jobs are "analytics/" in the Service Authorization Reference.
+    "GetCallAnalyticsJob": Operation(get_call_analytics_job, "CallAnalyticsJobName", "analytics"),
     "ListCallAnalyticsJobs": Operation(list_call_analytics_jobs),
-    "DeleteCallAnalyticsJob": Operation(delete_call_analytics_job, "CallAnalyticsJobName"),
+    "DeleteCallAnalyticsJob": Operation(
+        delete_call_analytics_job, "CallAnalyticsJobName", "analytics"
+    ),
     "GetMedicalTranscriptionJob": Operation(
-        get_medical_transcription_job, "MedicalTranscriptionJobName"
+        get_medical_transcription_job, "MedicalTranscriptionJobName", "medical-transcription-job"
     ),
     "ListMedicalTranscriptionJobs": Operation(list_medical_transcription_jobs),
     "DeleteMedicalTranscriptionJob": Operation(
-        delete_medical_transcription_job, "MedicalTranscriptionJobName"
+        delete_medical_transcription_job,
+        "MedicalTranscriptionJobName",
+        "medical-transcription-job",
     ),
-    "GetMedicalScribeJob": Operation(get_medical_scribe_job, "MedicalScribeJobName"),
+    "GetMedicalScribeJob": Operation(
+        get_medical_scribe_job, "MedicalScribeJobName", "medical-scribe-job"
+    ),
     "ListMedicalScribeJobs": Operation(list_medical_scribe_jobs),
-    "DeleteMedicalScribeJob": Operation(delete_medical_scribe_job, "MedicalScribeJobName"),
+    "DeleteMedicalScribeJob": Operation(
+        delete_medical_scribe_job, "MedicalScribeJobName", "medical-scribe-job"
+    ),
 }
 
 

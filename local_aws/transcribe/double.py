@@ -118,6 +118,9 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         self._clock = clock
         self._fault_lock = threading.Lock()
         self._max_connections = max_connections
+        #: Set to enforce IAM on API calls (``local_aws.enforced_aws.EnforcedAWS.authorize``);
+        #: None (the default) lets every signed call through.
+        self.authorizer: api.Authorizer | None = None
 
     def _make_server(self) -> DoubleServer:
         return DoubleServer(self, max_connections=self._max_connections)
@@ -470,6 +473,24 @@ class FakeTranscribe(LocalServer[DoubleServer]):
         return list(self._server.handler_errors) if self._server else []
 
     # -- what the HTTP handler calls -----------------------------------------------------
+    def check_access(
+        self,
+        op: str,
+        body: Mapping[str, Any],
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        raw: bytes,
+    ) -> None:
+        """With an ``authorizer``, refuse a call the caller's policies do not allow, as the
+        service does (``AccessDeniedException``, 400), before anything else is looked at."""
+        if self.authorizer is None:
+            return
+        resource = api.resource_arn(op, body, self.region, self.account_id)
+        denied = self.authorizer(method, path, headers, raw, f"transcribe:{op}", resource)
+        if denied is not None:
+            raise api.ApiError(400, "AccessDeniedException", denied, "access-denied")
+
     def handle_api(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
         """The answer to one API call (raises ``api.ApiError`` for an error answer).
 

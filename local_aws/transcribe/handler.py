@@ -85,6 +85,7 @@ class DoubleHandler(OutputServing):
     def _api(self, raw: bytes) -> None:
         try:
             op, body = api.parse_request(self.headers, raw)
+            self.owner.check_access(op, body, self.command, self.path, dict(self.headers), raw)
             result = self.owner.handle_api(op, body)
         except api.ApiError as error:
             self._api_error(error)

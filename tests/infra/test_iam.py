@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from archiver import contract
 
 from tests.infra.conftest import (
     KMS_KEY_ARN,
@@ -145,7 +146,10 @@ def test_given_source_buckets_then_function_may_only_get_their_objects(hardened:
 def test_given_every_configuration_then_history_table_access_is_item_level_only(
     each: Synth,
 ) -> None:
-    (statement,) = _by_action(function_statements(each), "dynamodb:")
+    statements = _by_action(function_statements(each), "dynamodb:")
+    (statement,) = [s for s in statements if s.get("Sid") == "WriteJobHistory"]
+    (markers,) = [s for s in statements if s.get("Sid") == "ClearSettledRunMarkers"]
+    assert len(statements) == 2
     if each.config.jobs_table_name:
         table = (
             "arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:"
@@ -161,6 +165,12 @@ def test_given_every_configuration_then_history_table_access_is_item_level_only(
         "dynamodb:Query",
     }
     assert _resources(statement) == {table, f"{table}/index/*"}
+    # The one delete: a settled run's marker, in the sweep's own partition and nowhere else.
+    assert as_list(markers["Action"]) == ["dynamodb:DeleteItem"]
+    assert _resources(markers) == {table}
+    assert markers["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [contract.UNSETTLED_PARTITION]}
+    }
 
 
 def test_given_every_configuration_then_transcribe_access_is_get_and_list_jobs_only(

@@ -30,6 +30,7 @@ def test_given_a_schedule_then_the_rule_sends_the_sweep_request_with_one_period_
     assert json.loads(target["Input"]) == {
         "action": contract.SWEEP_ACTION,
         "overlapMinutes": minutes,
+        "kinds": [kind.value for kind in contract.JobKind],
     }
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == minutes * 60
     permissions = [

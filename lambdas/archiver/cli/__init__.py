@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False, width=common.width(sys.stderr))
     args: argparse.Namespace | None = None
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
+        common.check_endpoint_variable()
         command: common.Command = args.run
         with common.quiet_function_logs():
             return command(args, out, err)
@@ -40,6 +41,19 @@ def main(argv: list[str] | None = None) -> int:
         code, message = common.explain(exc, args)
         common.print_error(err, message)
         return code
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; an option no command knows is reported with that command's usage.
+
+    argparse itself would print the top-level usage, which names no option of the command
+    the user typed.
+    """
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        command_parser: argparse.ArgumentParser = getattr(args, "parser", None) or parser
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:

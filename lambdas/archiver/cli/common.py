@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sys
+import urllib.parse
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, Final, TypeVar
@@ -26,6 +27,10 @@ from archiver.sources.stack_outputs import stack_outputs
 PROG: Final = "transcribe-archiver"
 #: The stack name the CDK app deploys by default (cdk.json "stackName").
 DEFAULT_STACK: Final = "TranscribeArchiver"
+#: The commands that write to (or erase from) the archive bucket, so need to know it.
+BUCKET_COMMANDS: Final = ("backfill", "sweep", "replay", "purge")
+#: The variable boto3 reads for every service's endpoint (--endpoint-url's default).
+ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL"
 
 Command = Callable[[argparse.Namespace, Console, Console], int]
 
@@ -51,7 +56,10 @@ def aws_options() -> argparse.ArgumentParser:
     aws.add_argument(
         "--bucket",
         default=env.get("ARCHIVE_BUCKET"),
-        help="archive bucket, for backfill and replay (default: $ARCHIVE_BUCKET)",
+        help=(
+            f"archive bucket, for {', '.join(BUCKET_COMMANDS[:-1])} and {BUCKET_COMMANDS[-1]} "
+            "(default: $ARCHIVE_BUCKET)"
+        ),
     )
     aws.add_argument(
         "--stack",
@@ -71,12 +79,40 @@ def aws_options() -> argparse.ArgumentParser:
         # None lets boto3 read $AWS_ENDPOINT_URL itself, so that a service-specific
         # $AWS_ENDPOINT_URL_<SERVICE> still wins over it.
         default=None,
+        type=endpoint_url,
         help="AWS endpoint, e.g. a local emulator (default: $AWS_ENDPOINT_URL)",
     )
     return common
 
 
 # -- option types ---------------------------------------------------------------------------
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why boto3 would refuse ``url`` as an endpoint (it raises a bare ValueError), or None."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"}:
+        return "must start with http:// or https://"
+    try:
+        port = parts.port  # ValueError when it is not a number in 0-65535
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
+    if not parts.hostname or " " in parts.netloc or port == 0:
+        return "must name a host, e.g. http://localhost:4566"
+    return None
+
+
+def endpoint_url(text: str) -> str:
+    if problem := endpoint_problem(text):
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return text.strip()
+
+
+def check_endpoint_variable() -> None:
+    """A bad $AWS_ENDPOINT_URL is bad usage too, said before boto3 says "Invalid endpoint"."""
+    value = os.environ.get(ENDPOINT_VARIABLE)
+    if value and (problem := endpoint_problem(value)):
+        raise UsageError(f"${ENDPOINT_VARIABLE} {value!r} {problem} (or unset it)")
 
 
 def status(text: str) -> str:
@@ -214,7 +250,9 @@ def quiet_function_logs() -> Iterator[None]:
 
 
 def print_error(err: Console, message: str) -> None:
-    err.print(Text(f"{PROG}: error: {message}", style="red"))
+    # One line, however long: the terminal wraps it itself, and a log or a pipe keeps it
+    # whole for grep (rich would break it at the console width otherwise).
+    err.print(Text(f"{PROG}: error: {message}", style="red"), soft_wrap=True)
 
 
 def usage(parser: argparse.ArgumentParser) -> int:

@@ -11,10 +11,11 @@ from rich.console import Console
 from archiver.cli import common
 
 
-def add_parser(commands: Any, options: argparse.ArgumentParser) -> None:
+def add_parser(commands: Any, _options: argparse.ArgumentParser) -> None:
+    # Not ``parents=[_options]``: the demo starts its own embedded AWS and takes none of the
+    # table, bucket, stack, region and endpoint options, so its help does not offer them.
     demo = commands.add_parser(
         "demo",
-        parents=[options],
         help="the whole pipeline on an embedded AWS, no account needed",
         description=(
             "The whole pipeline on an embedded AWS (moto and a local Transcribe from the "

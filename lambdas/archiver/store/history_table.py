@@ -28,18 +28,25 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.exceptions import ClientError
 
-from archiver.contract import ARCHIVED, INCOMPLETE, PARTITION_KEY, PURGED, SORT_KEY, JobKind
+from archiver.contract import (
+    ARCHIVED,
+    INCOMPLETE,
+    PARTITION_KEY,
+    PURGED,
+    SORT_KEY,
+    SWEEP_PARTITION,
+    UNSETTLED_PARTITION,
+    JobKind,
+)
 from archiver.store.record import HistoryRecord, from_dynamo, to_dynamo
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-#: The partition of the sweep's watermark items: '#' is never part of a job name, and the
-#: items have no JobStatus, so no history question ever lists them.
-SWEEP_ITEM: Final = "#sweep"
-#: The partition of the markers of runs that are not at rest (HistoryRecord.at_rest).
-UNSETTLED_ITEM: Final = "#unsettled"
+#: The partitions of the sweep's floors and of the markers of runs not at rest (contract.py).
+SWEEP_ITEM: Final = SWEEP_PARTITION
+UNSETTLED_ITEM: Final = UNSETTLED_PARTITION
 #: Attempts at storing a floor while other sweeps keep storing theirs.
 _FLOOR_ATTEMPTS: Final = 5
 #: The lease's own attributes, which a claim sets explicitly.
