@@ -1,0 +1,522 @@
+"""The sweep's rules, fast: a Transcribe of plain Python, the real history table (in-process
+moto), and an archiver that does what each test says. What a user would see is the table:
+the floor each kind stores, the items, the markers; and the answer and the metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from archiver.contract import ARCHIVED, INCOMPLETE, JobKind, Metric
+from archiver.errors import JobNotFinishedError, RetryableArchiveError
+from archiver.logic.archive import ArchiveResult
+from archiver.logic.sweep import FIRST_SWEEP, Sweep, scheduled_sweep, skip_settled
+from archiver.models.jobs import ListedJob
+from archiver.observability import RecordingMetrics
+from archiver.store.history_table import HistoryTable
+from archiver.store.record import HistoryRecord
+from archiver.timefmt import iso_ms
+
+NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+TX, CA = JobKind.TRANSCRIPTION, JobKind.CALL_ANALYTICS
+
+
+def at(minutes_ago: float) -> datetime:
+    return NOW - timedelta(minutes=minutes_ago)
+
+
+@dataclass
+class FakeJobs:
+    """What Transcribe lists: jobs per kind and status, newest first."""
+
+    jobs: dict[JobKind, list[ListedJob]] = field(default_factory=dict)
+    broken: dict[JobKind, Exception] = field(default_factory=dict)
+    listed: list[tuple[JobKind, str]] = field(default_factory=list)
+
+    def add(self, kind: JobKind, name: str, created: datetime, status: str = "COMPLETED") -> None:
+        completed = created + timedelta(seconds=30) if status in ("COMPLETED", "FAILED") else None
+        self.jobs.setdefault(kind, []).append(ListedJob(kind, name, status, created, completed))
+
+    def kinds(self) -> tuple[JobKind, ...]:
+        return (TX, CA)
+
+    def list_jobs(
+        self, kind: JobKind, status: str, *, since: datetime | None, limiter: Any
+    ) -> Iterator[ListedJob]:
+        self.listed.append((kind, status))
+        if kind in self.broken:
+            raise self.broken[kind]
+        found = [j for j in self.jobs.get(kind, []) if j.status == status]
+        for job in sorted(found, key=lambda j: j.created, reverse=True):
+            if since is None or job.created >= since:
+                yield job
+
+
+class FakeArchiver:
+    """Archives a run by writing its item, or fails as told (``failing``)."""
+
+    def __init__(self, table: HistoryTable) -> None:
+        self.table = table
+        self.failing: set[str] = set()
+        self.gone: set[str] = set()
+        self.archived: list[str] = []
+        self.retried: list[str] = []
+
+    def archive_listed(self, job: ListedJob, *, deadline: Any = None) -> ArchiveResult:
+        return self._archive(job.kind, job.name, job.created_at, job.status)
+
+    def retry_run(self, held: HistoryRecord, *, deadline: Any = None) -> ArchiveResult:
+        self.retried.append(held.job_name)
+        if held.job_name in self.gone:
+            record = HistoryRecord(
+                held.job_name,
+                held.created_at,
+                job_kind=held.kind,
+                archive_status=INCOMPLETE,
+                archive_error="the run no longer exists",
+                retry_archive=False,
+            )
+            self.table._put(record)
+            return ArchiveResult(held.job_name, "INCOMPLETE", held.created_at, record=record)
+        return self._archive(held.kind, held.job_name, held.created_at, held.job_status or "")
+
+    def _archive(self, kind: JobKind, name: str, key: str, status: str) -> ArchiveResult:
+        if name in self.failing:
+            raise RetryableArchiveError(f"{name}: will retry: transcript.json: HTTP 500")
+        record = HistoryRecord(name, key, job_kind=kind, job_status=status, archive_status=ARCHIVED)
+        self.table._put(record)
+        self.archived.append(name)
+        return ArchiveResult(name, "ARCHIVED", key, record=record)
+
+
+@pytest.fixture
+def table(aws: dict[str, Any]) -> HistoryTable:
+    return HistoryTable(aws["dynamodb"], aws["table"])
+
+
+@pytest.fixture
+def jobs() -> FakeJobs:
+    return FakeJobs()
+
+
+@pytest.fixture
+def archiver(table: HistoryTable) -> FakeArchiver:
+    return FakeArchiver(table)
+
+
+@pytest.fixture
+def metrics() -> RecordingMetrics:
+    return RecordingMetrics()
+
+
+def sweep(
+    jobs: FakeJobs,
+    table: HistoryTable,
+    archiver: FakeArchiver | None,
+    metrics: RecordingMetrics | None = None,
+    *,
+    kinds: tuple[JobKind, ...] = (TX,),
+    now: datetime = NOW,
+    since: datetime | None = None,
+) -> Any:
+    runner = Sweep(
+        jobs,  # type: ignore[arg-type]
+        table,
+        archiver,  # type: ignore[arg-type]
+        kinds=kinds,
+        metrics=metrics,
+        clock=lambda: now,
+    )
+    return runner.run(since=since)
+
+
+def item(
+    table: HistoryTable, name: str, created: datetime, kind: JobKind = TX, **fields: Any
+) -> HistoryRecord:
+    record = HistoryRecord(name, iso_ms(created), job_kind=kind, job_status="COMPLETED", **fields)
+    table._put(record)
+    return record
+
+
+# -- the floor ----------------------------------------------------------------------------
+
+
+def test_given_every_listed_run_archived_then_the_floor_is_the_newest_run(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    for n, minutes in enumerate((50, 30, 10)):
+        jobs.add(TX, f"job-{n}", at(minutes))
+
+    report = sweep(jobs, table, archiver)
+
+    assert sorted(archiver.archived) == ["job-0", "job-1", "job-2"]
+    assert table.sweep_floor(TX) == iso_ms(at(10))
+    assert report.kinds[TX] == iso_ms(NOW - FIRST_SWEEP)  # the first sweep's reach
+
+
+def test_given_a_stored_floor_then_the_window_starts_one_overlap_before_it(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    table.set_sweep_floor(TX, iso_ms(at(60)), read=None, swept_at="x")
+    jobs.add(TX, "inside-overlap", at(70))
+    jobs.add(TX, "before-window", at(80))
+
+    report = sweep(jobs, table, archiver)
+
+    assert report.kinds[TX] == iso_ms(at(75))
+    assert archiver.archived == ["inside-overlap"]
+
+
+def test_given_a_job_still_running_then_the_floor_waits_at_its_creation(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    jobs.add(TX, "long", at(120), status="IN_PROGRESS")
+    jobs.add(TX, "queued", at(90), status="QUEUED")
+    jobs.add(TX, "done", at(5))
+
+    sweep(jobs, table, archiver)
+
+    assert table.sweep_floor(TX) == iso_ms(at(120))
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "holds"),
+    [
+        ("leased", {"archive_status": INCOMPLETE, "retry_archive": True}, True),
+        ("for-good", {"archive_status": INCOMPLETE, "retry_archive": False}, False),
+        ("archived", {"archive_status": ARCHIVED}, False),
+    ],
+)
+def test_given_a_run_held_in_the_table_then_only_an_unsettled_one_holds_the_floor(
+    jobs: FakeJobs,
+    table: HistoryTable,
+    archiver: FakeArchiver,
+    name: str,
+    fields: dict[str, Any],
+    holds: bool,
+) -> None:
+    jobs.add(TX, name, at(40))
+    jobs.add(TX, "newer", at(10))
+    lease: dict[str, Any] = {"lease_owner": "another", "lease_expires_at": time.time() + 600}
+    item(table, name, at(40), **fields, **(lease if name == "leased" else {}))
+
+    report = sweep(jobs, table, archiver)
+
+    assert name not in archiver.archived  # never taken from its holder, never redone
+    assert table.sweep_floor(TX) == iso_ms(at(40) if holds else at(10))
+    verdict = {r.job.name: r.verdict for r in report.report.results}[name]
+    assert (
+        verdict == {"leased": "BUSY", "for-good": "SKIPPED", "archived": "ALREADY_ARCHIVED"}[name]
+    )
+
+
+def test_given_a_run_that_fails_then_it_holds_the_floor_and_is_counted(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver, metrics: RecordingMetrics
+) -> None:
+    jobs.add(TX, "failing", at(40))
+    jobs.add(TX, "fine", at(10))
+    archiver.failing.add("failing")
+
+    report = sweep(jobs, table, archiver, metrics)
+
+    assert table.sweep_floor(TX) == iso_ms(at(40))
+    assert report.failed
+    assert metrics.totals.get(Metric.SWEEP_RUNS_FAILED) == 1
+    assert metrics.totals.get(Metric.JOBS_RECOVERED_BY_SWEEP) == 1  # "fine": no event had
+
+
+def test_given_a_floor_when_nothing_is_listed_then_it_stays(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    table.set_sweep_floor(TX, iso_ms(at(60)), read=None, swept_at="x")
+    sweep(jobs, table, archiver)
+    assert table.sweep_floor(TX) == iso_ms(at(60))
+
+
+def test_given_an_operators_narrow_since_then_the_floor_never_moves_forward(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    table.set_sweep_floor(TX, iso_ms(at(300)), read=None, swept_at="x")
+    jobs.add(TX, "recent", at(5))
+
+    sweep(jobs, table, archiver, since=at(10))
+
+    assert archiver.archived == ["recent"]
+    assert table.sweep_floor(TX) == iso_ms(at(300))
+
+
+def test_given_an_operators_narrow_since_and_no_floor_then_none_is_stored(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    jobs.add(TX, "recent", at(5))
+    sweep(jobs, table, archiver, since=at(10))
+    assert table.sweep_floor(TX) is None
+
+
+def test_given_an_operators_narrow_since_that_finds_a_failing_run_then_it_lowers_the_floor(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    table.set_sweep_floor(TX, iso_ms(at(5)), read=None, swept_at="x")
+    jobs.add(TX, "failing", at(8))
+    archiver.failing.add("failing")
+
+    sweep(jobs, table, archiver, since=at(10))
+
+    assert table.sweep_floor(TX) == iso_ms(at(8))
+
+
+def test_given_an_operators_wide_since_then_the_floor_may_move_forward(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    table.set_sweep_floor(TX, iso_ms(at(60)), read=None, swept_at="x")
+    jobs.add(TX, "old", at(600))
+    jobs.add(TX, "new", at(5))
+
+    sweep(jobs, table, archiver, since=at(24 * 60))
+
+    assert table.sweep_floor(TX) == iso_ms(at(5))
+
+
+def test_given_a_dry_run_then_nothing_is_written(jobs: FakeJobs, table: HistoryTable) -> None:
+    jobs.add(TX, "pending", at(5))
+    report = sweep(jobs, table, None)
+    assert [r.verdict for r in report.report.results] == ["PENDING"]
+    assert table.sweep_floor(TX) is None
+    assert table.runs("pending") == []
+
+
+# -- one kind's outage -------------------------------------------------------------------
+
+
+def test_given_one_kinds_listing_fails_then_the_others_are_swept_and_its_floor_is_kept(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver, metrics: RecordingMetrics
+) -> None:
+    table.set_sweep_floor(TX, iso_ms(at(60)), read=None, swept_at="x")
+    jobs.add(TX, "tx", at(5))
+    jobs.add(CA, "ca", at(5))
+    jobs.broken[TX] = RuntimeError("ListTranscriptionJobs:\n<html>throttled</html>")
+
+    report = sweep(jobs, table, archiver, metrics, kinds=(TX, CA))
+
+    assert archiver.archived == ["ca"]
+    assert table.sweep_floor(TX) == iso_ms(at(60))
+    assert table.sweep_floor(CA) == iso_ms(at(5))
+    assert list(report.failed_kinds) == [TX]
+    assert "\n" not in report.failed_kinds[TX]
+    assert "<html>" not in report.failed_kinds[TX]
+    assert report.failed
+    assert metrics.totals.get(Metric.SWEEP_KINDS_FAILED) == 1
+
+
+# -- the table as the second net ------------------------------------------------------------
+
+
+def test_given_a_marked_unsettled_run_below_the_floor_then_it_is_retried_until_settled(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    table.set_sweep_floor(TX, iso_ms(at(10)), read=None, swept_at="x")
+    old = item(table, "old", at(600), archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("old", old.created_at, TX, "dead-owner")
+    archiver.failing.add("old")
+
+    first = sweep(jobs, table, archiver)
+    assert [r.verdict for r in first.retried] == ["FAILED"]
+    assert [m.job_name for m in table.unsettled()] == ["old"]  # still marked
+
+    archiver.failing.clear()
+    second = sweep(jobs, table, archiver)
+    assert [r.verdict for r in second.retried] == ["ARCHIVED"]
+    assert archiver.retried == ["old", "old"]
+
+
+def test_given_a_marked_run_that_settled_then_its_marker_is_dropped_without_a_retry(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    done = item(table, "done", at(60), archive_status=ARCHIVED)
+    table.mark_unsettled("done", done.created_at, TX, "owner")
+    gone = item(table, "expired", at(60))
+    table.mark_unsettled("expired", gone.created_at, TX, "owner")
+    table._db.delete_item(
+        TableName=table.name,
+        Key={"JobName": {"S": "expired"}, "CreatedAt": {"S": gone.created_at}},
+    )
+
+    report = sweep(jobs, table, archiver)
+
+    assert report.retried == []
+    assert archiver.retried == []
+    assert list(table.unsettled()) == []
+
+
+def test_given_a_marked_run_someone_is_archiving_then_it_is_left_to_them(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    busy = item(
+        table,
+        "busy",
+        at(60),
+        archive_status=INCOMPLETE,
+        retry_archive=True,
+        lease_owner="live",
+        lease_expires_at=time.time() + 600,
+    )
+    table.mark_unsettled("busy", busy.created_at, TX, "live")
+
+    report = sweep(jobs, table, archiver)
+
+    assert [r.verdict for r in report.retried] == ["BUSY"]
+    assert archiver.retried == []
+
+
+def test_given_a_marked_run_of_a_kind_not_swept_then_it_is_left_alone(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    other = item(table, "call", at(60), kind=CA, archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("call", other.created_at, CA, "owner")
+
+    report = sweep(jobs, table, archiver, kinds=(TX,))
+
+    assert report.retried == []
+    assert len(list(table.unsettled())) == 1
+
+
+def test_given_a_marked_run_in_a_dry_run_then_it_is_reported_pending_and_kept(
+    jobs: FakeJobs, table: HistoryTable
+) -> None:
+    run = item(table, "pending", at(60), archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("pending", run.created_at, TX, "owner")
+
+    report = sweep(jobs, table, None)
+
+    assert [r.verdict for r in report.retried] == ["PENDING"]
+    assert len(list(table.unsettled())) == 1
+
+
+def test_given_a_run_the_listing_just_tried_then_its_marker_is_not_tried_twice(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    jobs.add(TX, "twice", at(5))
+    run = item(table, "twice", at(5), archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("twice", run.created_at, TX, "owner")
+    archiver.failing.add("twice")
+
+    report = sweep(jobs, table, archiver)
+
+    assert [r.verdict for r in report.report.results] == ["FAILED"]
+    assert report.retried == []
+
+
+# -- the skip rule and the scheduled entry point ------------------------------------------------
+
+
+def test_skip_rule_tells_settled_busy_for_good_and_retryable_apart() -> None:
+    now = time.time()
+    base = HistoryRecord("j", iso_ms(NOW))
+    assert skip_settled(_with(base, archive_status=ARCHIVED), now) == "ALREADY_ARCHIVED"
+    assert skip_settled(_with(base, archive_status="PURGED"), now) == "ALREADY_ARCHIVED"
+    live = _with(base, archive_status=INCOMPLETE, retry_archive=True, lease_expires_at=now + 5)
+    assert skip_settled(live, now) == "BUSY"
+    assert skip_settled(_with(live, lease_expires_at=now - 5), now) is None
+    assert skip_settled(_with(base, archive_status=INCOMPLETE, retry_archive=False), now) == (
+        "SKIPPED"
+    )
+
+
+def _with(record: HistoryRecord, **fields: Any) -> HistoryRecord:
+    plain = record.to_plain(internal=True)
+    made = HistoryRecord.from_plain(plain)
+    for name, value in fields.items():
+        setattr(made, name, value)
+    return made
+
+
+class _Archiver:
+    """What scheduled_sweep needs of the function's archiver."""
+
+    def __init__(self, jobs: FakeJobs, table: HistoryTable) -> None:
+        self.jobs, self.table = jobs, table
+        self.inner = FakeArchiver(table)
+
+    def archive_listed(self, job: ListedJob, **kw: Any) -> ArchiveResult:
+        return self.inner.archive_listed(job, **kw)
+
+    def retry_run(self, held: HistoryRecord, **kw: Any) -> ArchiveResult:
+        return self.inner.retry_run(held, **kw)
+
+
+def function_archiver(jobs: FakeJobs, table: HistoryTable) -> Any:
+    return _Archiver(jobs, table)
+
+
+def test_given_the_schedules_kinds_then_only_those_are_swept_and_each_is_reported(
+    jobs: FakeJobs, table: HistoryTable, metrics: RecordingMetrics
+) -> None:
+    jobs.add(TX, "tx", datetime.now(UTC) - timedelta(minutes=5))
+    jobs.add(CA, "ca", datetime.now(UTC) - timedelta(minutes=5))
+
+    answer = scheduled_sweep(
+        {"action": "sweep", "overlapMinutes": 15, "kinds": ["TRANSCRIPTION", "PODCAST"]},
+        function_archiver(jobs, table),
+        deadline=None,
+        metrics=metrics,
+    )
+
+    assert list(answer["kinds"]) == ["TRANSCRIPTION"]
+    assert answer["verdicts"] == {"ARCHIVED": 1}
+    assert all(kind is TX for kind, _ in jobs.listed)
+    assert "errors" not in answer
+
+
+def test_given_a_kind_that_fails_then_the_answer_names_it_in_one_line(
+    jobs: FakeJobs, table: HistoryTable, metrics: RecordingMetrics
+) -> None:
+    jobs.broken[CA] = RuntimeError("no Call Analytics here")
+
+    answer = scheduled_sweep(
+        {"action": "sweep"},
+        function_archiver(jobs, table),
+        deadline=None,
+        metrics=metrics,
+    )
+
+    assert answer["errors"] == {"CALL_ANALYTICS": "RuntimeError: no Call Analytics here"}
+    assert answer["kinds"]["CALL_ANALYTICS"] == {"error": "RuntimeError: no Call Analytics here"}
+    assert "window" in answer["kinds"]["TRANSCRIPTION"]
+
+
+def test_given_the_table_cannot_be_read_then_the_sweep_answers_the_error_and_alarms(
+    jobs: FakeJobs, aws: dict[str, Any], metrics: RecordingMetrics
+) -> None:
+    missing = HistoryTable(aws["dynamodb"], "no-such-table")
+
+    answer = scheduled_sweep(
+        {"action": "sweep", "kinds": []},
+        function_archiver(jobs, missing),
+        deadline=None,
+        metrics=metrics,
+    )
+
+    assert answer["error"].startswith("Query failed: HTTP 400: ResourceNotFoundException")
+    assert metrics.totals.get(Metric.ARCHIVE_ERRORS) == 1
+
+
+def test_given_an_unfinished_listed_run_then_it_fails_and_holds_the_floor(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    jobs.add(TX, "odd", at(20))
+    jobs.add(TX, "fine", at(5))
+
+    def not_finished(job: ListedJob, **_: Any) -> ArchiveResult:
+        if job.name == "odd":
+            raise JobNotFinishedError("odd: IN_PROGRESS")
+        return FakeArchiver._archive(archiver, job.kind, job.name, job.created_at, job.status)
+
+    archiver.archive_listed = not_finished  # type: ignore[method-assign]
+
+    sweep(jobs, table, archiver)
+
+    assert table.sweep_floor(TX) == iso_ms(at(20))
