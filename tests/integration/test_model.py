@@ -39,7 +39,7 @@ import archiver.logic.archive as archive_module
 import pytest
 from archiver.aws import clients
 from archiver.cli import main
-from archiver.contract import PURGED
+from archiver.contract import PURGED, JobKind
 from archiver.deadline import Deadline
 from archiver.handler import handler
 from archiver.logic.archive import Archiver
@@ -65,9 +65,19 @@ from local_aws.transcribe import FakeTranscribe, Fault
 
 EXAMPLES: Final = int(os.environ.get("MODEL_EXAMPLES", "12"))
 STEPS: Final = int(os.environ.get("MODEL_STEPS", "25"))
-KINDS: Final = ("transcription", "call-analytics")
-JOB_KIND: Final = {"transcription": "TRANSCRIPTION", "call-analytics": "CALL_ANALYTICS"}
-PREFIX: Final = {"transcription": "transcripts/", "call-analytics": "call-analytics/"}
+KINDS: Final = ("transcription", "call-analytics", "medical")
+JOB_KIND: Final = {
+    "transcription": "TRANSCRIPTION",
+    "call-analytics": "CALL_ANALYTICS",
+    "medical": "MEDICAL",
+}
+PREFIX: Final = {
+    "transcription": "transcripts/",
+    "call-analytics": "call-analytics/",
+    "medical": "medical/",
+}
+#: Kinds with an EventBridge event of their own (Medical has none: the sweep finds it).
+EVENT_KINDS: Final = ("transcription", "call-analytics")
 NAMES: Final = ("m0", "m1", "m2")
 TEAM_BUCKET: Final = "team-output"
 #: The first sweep's reach (logic/sweep.py FIRST_SWEEP) and the schedule's overlap.
@@ -233,15 +243,23 @@ class ArchiveModel(RuleBasedStateMachine):
             if status == "FAILED":
                 extra["failure_reason"] = "Unsupported media format"
             self.fake.add_job(name, status=status, **times, **extra)  # type: ignore[arg-type]
-        else:
+        elif kind == "call-analytics":
             extra = {"output_location": f"s3://{TEAM_BUCKET}/ca/"} if team else {}
             if status == "FAILED":
                 extra["failure_reason"] = "Unsupported media format"
             self.fake.add_call_analytics_job(name, status=status, **times, **extra)
+        else:
+            extra = {"failure_reason": "Unsupported media format"} if status == "FAILED" else {}
+            self.fake.add_medical_job(
+                name, output_bucket=TEAM_BUCKET, status=status, **times, **extra
+            )
         run = Run(kind, name, created, status, completed)
-        run.event = self.fake.event_for(name, kind=kind)  # type: ignore[arg-type]
         self.model.runs.append(run)
-        self.model.pending.append(Pending(run))
+        if kind in EVENT_KINDS:
+            run.event = self.fake.event_for(name, kind=kind)  # type: ignore[arg-type]
+            self.model.pending.append(Pending(run))
+        else:
+            run.lost = True  # no event: only the sweep can find it
 
     @rule(kind=st.sampled_from(KINDS), name=st.sampled_from(NAMES))
     def start_long_job(self, kind: str, name: str) -> None:
@@ -403,7 +421,7 @@ class ArchiveModel(RuleBasedStateMachine):
             with contextlib.suppress(Killed, Exception):
                 self.killer.archive_job(
                     run.name,
-                    kind=self.killer.jobs.kinds()[KINDS.index(run.kind)],
+                    kind=JobKind(JOB_KIND[run.kind]),
                     event_time=parse_iso(event["time"]),
                     event_status=run.status,
                     event_id=event["id"],
