@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from archiver import contract
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -77,6 +79,10 @@ class ArchiverStack(Stack):
             "OnFailureDlqUrl": (
                 self.archiver.on_failure_queue.queue_url,
                 "Events the archiver failed on every receive (the event queue DLQ): replay",
+            ),
+            contract.SETTINGS_OUTPUT: (
+                json.dumps(ArchiverFunction.archiving_settings(config), sort_keys=True),
+                "Where and what the archiver archives: backfill, sweep, replay and purge use it",
             ),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "Subscribe to receive alarms"),
             "DashboardName": (

@@ -203,23 +203,32 @@ class ArchiverFunction(Construct):
         """Exactly the contract's variables, plus Powertools' own."""
         return {
             contract.ENV_ARCHIVE_BUCKET: storage.bucket.bucket_name,
-            contract.ENV_ARCHIVE_PREFIX: config.archive_prefix,
             contract.ENV_JOBS_TABLE: storage.table.table_name,
-            contract.ENV_ARCHIVE_UNREDACTED: "true" if config.archive_unredacted else "false",
             # Only AWS S3 hosts in production; loopback hosts are for local runs and tests.
             contract.ENV_ALLOWED_SOURCE_HOSTS: "",
-            contract.ENV_MAX_OUTPUT_BYTES: str(contract.DEFAULT_MAX_OUTPUT_BYTES),
+            **ArchiverFunction.archiving_settings(config),
+            "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+
+    @staticmethod
+    def archiving_settings(config: ArchiverConfig) -> dict[str, str]:
+        """Where and what the function archives: its variables that the CLI must share (the
+        stack outputs them as contract.SETTINGS_OUTPUT), so that an operator's backfill,
+        sweep, replay or purge archives into the same folders, the same way."""
+        return {
+            contract.ENV_ARCHIVE_PREFIX: config.archive_prefix,
             contract.ENV_CALL_ANALYTICS_PREFIX: config.call_analytics_prefix,
             contract.ENV_MEDICAL_PREFIX: config.medical_prefix,
             contract.ENV_MEDICAL_SCRIBE_PREFIX: config.medical_scribe_prefix,
+            contract.ENV_ARCHIVE_UNREDACTED: "true" if config.archive_unredacted else "false",
+            contract.ENV_MAX_OUTPUT_BYTES: str(contract.DEFAULT_MAX_OUTPUT_BYTES),
             **(
                 {contract.ENV_HISTORY_RETENTION_DAYS: str(config.history_retention_days)}
                 if config.history_retention_days is not None
                 else {}
             ),
-            "POWERTOOLS_SERVICE_NAME": contract.METRICS_SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
         }
 
     def _powertools_layer(self, config: ArchiverConfig) -> lambda_.ILayerVersion:

@@ -25,6 +25,8 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
+from archiver.errors import one_line
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -170,7 +172,7 @@ def aws_failure(exc: BaseException) -> AwsFailure | None:
         return AwsFailure(
             "service",
             code=str(error.get("Code", "")),
-            message=str(error.get("Message", "")),
+            message=one_line(str(error.get("Message", ""))),
             operation=exc.operation_name,
         )
     return None

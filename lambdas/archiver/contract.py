@@ -52,6 +52,9 @@ COMPLETED_AT: Final = "CompletedAt"
 #: each job kind's floor, and a marker per run that is not settled yet.
 SWEEP_PARTITION: Final = "#sweep"
 UNSETTLED_PARTITION: Final = "#unsettled"
+#: When each purged run completed, and how it ended (the tombstone keeps neither): so that a
+#: purged run answers for its own late event only, never a newer run's.
+PURGED_PARTITION: Final = "#purged"
 
 #: ``ArchiveStatus`` values.
 ARCHIVED: Final = "ARCHIVED"
@@ -191,6 +194,10 @@ ENV_MEDICAL_PREFIX: Final = "MEDICAL_PREFIX"
 ENV_MEDICAL_SCRIBE_PREFIX: Final = "MEDICAL_SCRIBE_PREFIX"
 #: Optional: days a history item is kept (DynamoDB TTL); unset keeps items forever.
 ENV_HISTORY_RETENTION_DAYS: Final = "HISTORY_RETENTION_DAYS"
+
+#: The stack output holding, as a JSON object, the function's archiving settings (the
+#: variables below that say where and what it archives): the CLI archives the same way.
+SETTINGS_OUTPUT: Final = "ArchiverSettings"
 
 DEFAULT_ARCHIVE_PREFIX: Final = "transcripts/"
 DEFAULT_CALL_ANALYTICS_PREFIX: Final = "call-analytics/"

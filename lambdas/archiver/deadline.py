@@ -13,11 +13,14 @@ DEFAULT_SECONDS = 14 * 60
 
 @dataclass
 class Deadline:
-    at: float  # a time.monotonic() value
+    #: A wall-clock time (time.time()), not a monotonic one: the lease a run holds ends at
+    #: an absolute time in the table, and a laptop that slept through it (the monotonic
+    #: clock stops meanwhile) must find its deadline passed too, not copy on after its lease.
+    at: float
 
     @classmethod
     def after(cls, seconds: float) -> Deadline:
-        return cls(time.monotonic() + seconds)
+        return cls(time.time() + seconds)
 
     @classmethod
     def default(cls) -> Deadline:
@@ -36,7 +39,7 @@ class Deadline:
         return cls.after(remaining - min(reserve, remaining / 5))
 
     def remaining(self) -> float:
-        return self.at - time.monotonic()
+        return self.at - time.time()
 
     def expired(self) -> bool:
         return self.remaining() <= 0

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
+#: Markup in an error message that is a web page rather than the service's answer.
+_TAG: Final = re.compile(r"<[^>]*>")
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """An error message fit for one line of a log or a terminal: a body that is a web page
+    (a proxy's, a load balancer's) loses its tags and line breaks, and a long one is cut."""
+    flat = " ".join(_TAG.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
 
 class ArchiverError(Exception):
     """Base class of the archiver's own errors."""

@@ -29,6 +29,7 @@ from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.batch import SerializedMetrics, handle_batch, is_sqs_batch
 from archiver.logic.events import handle_event
+from archiver.models.events import Origin
 from archiver.observability import PowertoolsMetrics, logger, metrics, tracer
 from archiver.settings import Settings
 
@@ -42,13 +43,16 @@ _metrics = SerializedMetrics(PowertoolsMetrics())
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deadline = Deadline.from_context(context)
+    # Events of another account or region name jobs this one never ran (a default bus also
+    # receives what other accounts' rules forward): rejected, never recorded.
+    origin = Origin.from_function_arn(getattr(context, "invoked_function_arn", None))
     if isinstance(event, dict) and event.get("action") == SWEEP_ACTION:
         from archiver.logic.sweep import scheduled_sweep  # noqa: PLC0415 - rare: not at import
 
         return scheduled_sweep(event, _archiver(), deadline=deadline, metrics=_metrics)
     if is_sqs_batch(event):
-        return handle_batch(event, _archiver(), deadline=deadline, metrics=_metrics)
-    outcome = handle_event(event, _archiver(), deadline=deadline, metrics=_metrics)
+        return handle_batch(event, _archiver(), deadline=deadline, metrics=_metrics, origin=origin)
+    outcome = handle_event(event, _archiver(), deadline=deadline, metrics=_metrics, origin=origin)
     return outcome.as_response()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -17,11 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from archiver.aws import aws_failure, clients, default_region
-from archiver.contract import JobKind
+from archiver.contract import SETTINGS_OUTPUT, JobKind
 from archiver.errors import ConfigurationError, StackNotFoundError
 from archiver.logic.history import STATUSES, normalize_time, parse_kind, parse_tag
 from archiver.observability import logger
 from archiver.settings import Settings
+from archiver.sources.identity import clock_skew
 from archiver.sources.stack_outputs import stack_outputs
 
 PROG: Final = "transcribe-archiver"
@@ -152,6 +154,8 @@ def positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    if value > sys.maxsize:
+        raise argparse.ArgumentTypeError(f"{text!r} is over {sys.maxsize}")
     return value
 
 
@@ -200,14 +204,76 @@ def _from_stack(
 
 
 def settings(args: argparse.Namespace) -> Settings:
-    """The function's settings from the environment, with --table/--bucket on top (or, with
-    neither, the deployed stack's outputs)."""
+    """The function's settings, for the commands that archive or erase: the deployed stack's
+    (its ArchiverSettings output: prefixes, ARCHIVE_UNREDACTED, ...), the environment's on
+    top, and --table/--bucket on top of both (or, with neither, the stack's outputs)."""
     table = need_table(args)
     need_bucket(args)
+    check_clock(args)
+    env = {
+        **_stack_settings(args),
+        **os.environ,
+        "JOBS_TABLE": table,
+        "ARCHIVE_BUCKET": args.bucket,
+    }
     try:
-        return Settings.from_env({**os.environ, "JOBS_TABLE": table, "ARCHIVE_BUCKET": args.bucket})
+        return Settings.from_env(env)
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
+
+
+#: How far this machine's clock may be from AWS's for commands that take a run's lease.
+MAX_CLOCK_SKEW: Final = 60.0
+
+
+def check_clock(args: argparse.Namespace) -> None:
+    """Refuse to archive or erase on a machine whose clock is off: a lease ends at an
+    absolute time in the table, so a clock minutes ahead would take a live invocation's
+    lease (and write into a run a purge is erasing), one hours ahead would hold a run for
+    hours. AWS itself refuses requests signed 15 minutes off; this is stricter."""
+    skew = clock_skew(clients(args.region, args.endpoint_url).sts)
+    if skew is None or abs(skew) <= MAX_CLOCK_SKEW:
+        return
+    where = "ahead of" if skew > 0 else "behind"
+    raise UsageError(
+        f"this machine's clock is {_duration(abs(skew))} {where} AWS's: the leases that keep "
+        "two archivers (or a purge and an archiver) off one run rely on it; set the clock "
+        "right (NTP) and run the command again"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _stack_settings(args: argparse.Namespace) -> dict[str, str]:
+    """The archiving settings the deployed stack gave its function; none where the stack
+    cannot be read (not deployed under --stack, or the caller may not describe it): the
+    environment and the defaults then decide, as the README says."""
+    outputs: dict[str, str] | None = getattr(args, "stack_outputs", None)
+    if outputs is None:
+        try:
+            outputs = stack_outputs(
+                clients(args.region, args.endpoint_url).cloudformation, args.stack
+            )
+        except StackNotFoundError as exc:
+            logger.debug("no stack settings", extra={"stack": args.stack, "why": str(exc)})
+            return {}
+        args.stack_outputs = outputs
+    raw = outputs.get(SETTINGS_OUTPUT)
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        raise UsageError(
+            f"stack {args.stack!r} has an unreadable {SETTINGS_OUTPUT} output: {str(raw)[:80]!r}"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise UsageError(f"stack {args.stack!r} has an unreadable {SETTINGS_OUTPUT} output")
+    return {str(k): str(v) for k, v in parsed.items()}
 
 
 # -- output plumbing -----------------------------------------------------------------------

@@ -85,6 +85,10 @@ def run(args: argparse.Namespace, out: Console, err: Console) -> int:
         ("already archived", len(report.with_verdict("ALREADY_ARCHIVED", "DUPLICATE"))),
         ("left alone (incomplete for good)", len(report.with_verdict("SKIPPED"))),
         ("being archived by another invocation", len(report.with_verdict("BUSY"))),
+        (
+            "held by a lease longer than any invocation's (a clock was ahead)",
+            sum(1 for r in result.results if r.verdict == "STUCK"),
+        ),
         ("recovered (their event was lost)", len(result.recovered)),
         ("archived", len(report.with_verdict("ARCHIVED"))),
         ("incomplete", len(report.with_verdict("INCOMPLETE"))),
@@ -117,6 +121,12 @@ def _exit(result: SweepReport) -> int:
     failed = sum(1 for r in result.results if r.verdict == "FAILED")
     if failed:
         problems.append(f"{failed} job{'s' if failed != 1 else ''} could not be archived now")
+    stuck = sum(1 for r in result.results if r.verdict == "STUCK")
+    if stuck:
+        problems.append(
+            f"{stuck} job{'s are' if stuck != 1 else ' is'} held by a lease written by a clock "
+            "that was ahead"
+        )
     if problems:
         raise common.RunError("; ".join(problems) + "; the next sweep tries again")
     return 0

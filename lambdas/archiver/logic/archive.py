@@ -221,15 +221,28 @@ class Archiver:
         self, job_name: str, event_time: datetime, event_status: str | None
     ) -> JobDescription | None:
         """The Medical job of the name, if an event at ``event_time`` can have reported it
-        (one more Get call)."""
+        (one more Get call): one that ended when the event was sent. A Medical job of the
+        name that ended at another time is another run than the event's, whatever its kind."""
         medical = self.jobs.find(JobKind.MEDICAL, job_name)
-        if medical is not None and _may_report(medical, event_time, event_status):
-            return medical
-        return None
+        if medical is None or not _may_report(medical, event_time, event_status):
+            return None
+        if medical.finished and not _sent_at_completion(medical.completed, event_time):
+            return None
+        return medical
 
     def folder(self, job: JobDescription) -> str:
         """The run's folder in the archive bucket (docs/contract.md, "Archive layout")."""
         return f"{self.settings.prefix(job.kind)}{job.name}/{folder_stamp(job.created)}/"
+
+    def _earlier_folder(self, job: JobDescription, previous: HistoryRecord | None) -> str | None:
+        """The folder of this bucket an earlier attempt at the run archived into, if any."""
+        if previous is None or not previous.archive_uri:
+            return None
+        folder = previous.archive_uri.removeprefix(self.bucket.uri(""))
+        own = f"{job.name}/{folder_stamp(job.created)}/"
+        if folder == previous.archive_uri or not folder.endswith(own):
+            return None  # another bucket's (a new one, adopting the table), or not this run's
+        return folder
 
     def _wait_until_finished(self, job: JobDescription, deadline: Deadline) -> JobDescription:
         """The event says the run ended, the API does not yet (read lag): ask again briefly.
@@ -291,7 +304,12 @@ class Archiver:
         self.table.mark_unsettled(job.name, key, job.kind, owner)
         event_id = (previous.event_id if previous is not None else None) or event_id
         log_keys = {"job_name": job.name, "created_at": job.created_at}
-        done = previous.stored_outputs() if previous is not None else {}
+        earlier = self._earlier_folder(job, previous)
+        if earlier is not None:
+            # A retry finishes in the folder the run's first attempt chose (an operator's
+            # CLI with other prefixes, a redeploy that changed them): one run, one folder.
+            folder = earlier
+        done = previous.stored_outputs() if previous is not None and earlier else {}
         report = CopyReport()
         try:
             self._copier.copy(
@@ -310,6 +328,7 @@ class Archiver:
                     {"archive": _safe_reason(exc)},
                     retry=True,
                     event_id=event_id,
+                    folder=folder,
                 )
             except Exception:
                 logger.exception("could not record the failed attempt", extra=log_keys)
@@ -322,6 +341,7 @@ class Archiver:
             report.errors | report.retryable,
             retry=bool(report.retryable),
             event_id=event_id,
+            folder=folder,
         )
         if report.link_refreshes:
             self._metrics.add(Metric.LINKS_REFRESHED, MetricUnit.Count, report.link_refreshes)
@@ -371,13 +391,14 @@ class Archiver:
         *,
         retry: bool,
         event_id: str | None,
+        folder: str,
     ) -> tuple[HistoryRecord | None, bool]:
         """Write the run's record while the lease is ours.
 
         Returns the record the table holds now, and whether it is ours: an invocation that
         lost its lease reports the other's record, never what it meant to write.
         """
-        record = build_record(job, self.bucket.uri(self.folder(job)), stored, errors)
+        record = build_record(job, self.bucket.uri(folder), stored, errors)
         record.created_at = key
         record.expires_at = self._expiry()
         record.event_id = event_id
@@ -459,8 +480,14 @@ class Archiver:
             for run in runs:
                 if run.event_id == event.event_id and run.kind in _reported_kinds(event.kind):
                     return run
-        candidates = [run for run in runs if _could_report(run, event)]
+        candidates = [run for run in runs if _could_report(run, event, self._purged(run))]
         return max(candidates, key=lambda r: r.created_at, default=None)
+
+    def _purged(self, run: HistoryRecord) -> HistoryRecord | None:
+        """When a purged run completed and how it ended (kept beside its tombstone)."""
+        if run.archive_status != PURGED:
+            return None
+        return self.table.purged_run(run.job_name, run.created_at)
 
     def _listed_run_gone(self, listed: ListedJob, why: str) -> ArchiveResult:
         """A listed run deleted before it could be archived: recorded INCOMPLETE for good
@@ -549,8 +576,11 @@ class _Reported:
     event_id: str | None
 
 
-def _could_report(run: HistoryRecord, event: _Reported) -> bool:
-    """Whether a recorded run can be the one ``event`` reported (see ``_run_reported``)."""
+def _could_report(
+    run: HistoryRecord, event: _Reported, purged: HistoryRecord | None = None
+) -> bool:
+    """Whether a recorded run can be the one ``event`` reported (see ``_run_reported``);
+    ``purged``: what was kept of a purged run's times."""
     kinds = _reported_kinds(event.kind)
     if run.kind not in kinds and not (run.job_kind is None and run.archive_status == PURGED):
         return False  # a tombstone written before tombstones kept JobKind answers for any
@@ -560,14 +590,26 @@ def _could_report(run: HistoryRecord, event: _Reported) -> bool:
     if created > event.time + _EVENT_RESOLUTION:
         return False
     if run.archive_status == PURGED:
-        # A tombstone keeps no times of the run: the run ended before it was erased.
-        return run.purged_at is None or event.time - _EVENT_SKEW <= parse_iso(run.purged_at)
+        if purged is not None:
+            run = replace(run, completed_at=purged.completed_at, job_status=purged.job_status)
+        elif run.purged_at is not None:
+            # Purged before purges kept the run's times: it ended before it was erased.
+            return event.time - _EVENT_SKEW <= parse_iso(run.purged_at)
+        else:
+            return True
     if event.status is not None and run.job_status not in (None, event.status):
         return False
     if run.completed_at is None:
         return True
-    completed = parse_iso(run.completed_at)
-    return completed - _EVENT_RESOLUTION - _EVENT_SKEW <= event.time <= completed + _EVENT_SKEW
+    return _sent_at_completion(parse_iso(run.completed_at), event.time)
+
+
+def _sent_at_completion(completed: datetime | None, event_time: datetime) -> bool:
+    """Whether an event at ``event_time`` can be the one sent as a run completed then (the
+    event's time is truncated to the second; clocks may differ by ``_EVENT_SKEW``)."""
+    if completed is None:
+        return True
+    return completed - _EVENT_RESOLUTION - _EVENT_SKEW <= event_time <= completed + _EVENT_SKEW
 
 
 #: Event kinds whose job may be a Medical one (see Archiver._describe_reported).

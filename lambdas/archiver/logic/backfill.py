@@ -9,7 +9,6 @@ by :meth:`archiver.logic.archive.Archiver.archive_job`: the code the function ru
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from typing import Final, Literal
 
 from archiver.contract import FINISHED_STATUSES, JobKind
 from archiver.deadline import Deadline
-from archiver.errors import JobNotFinishedError, RetryableArchiveError
+from archiver.errors import JobNotFinishedError, RetryableArchiveError, one_line
 from archiver.logic.archive import Archiver
 from archiver.models.jobs import ListedJob
 from archiver.observability import logger
@@ -33,6 +32,7 @@ Verdict = Literal[
     "ALREADY_ARCHIVED",
     "SKIPPED",
     "BUSY",
+    "STUCK",
     "ARCHIVED",
     "INCOMPLETE",
     "DUPLICATE",
@@ -218,7 +218,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(response, dict):
         error = response.get("Error") or {}
         status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        code, message = str(error.get("Code", "")), _one_line(str(error.get("Message", "")))
+        code, message = str(error.get("Code", "")), one_line(str(error.get("Message", "")))
         operation = getattr(exc, "operation_name", "the request")
         parts = [f"{operation} failed"]
         if status:
@@ -228,15 +228,5 @@ def describe_error(exc: BaseException) -> str:
         if message:
             parts.append(message)
         return ": ".join(parts)
-    text = _one_line(str(exc))
+    text = one_line(str(exc))
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
-
-
-#: Markup in an error message that is a web page rather than the service's answer.
-_TAG: Final = re.compile(r"<[^>]*>")
-_MAX_MESSAGE: Final = 300
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(_TAG.sub(" ", text).split())
-    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 1] + "…"

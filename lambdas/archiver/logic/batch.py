@@ -24,6 +24,7 @@ from archiver.contract import Metric
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
 from archiver.logic.events import EventOutcome, handle_event
+from archiver.models.events import Origin
 from archiver.observability import MetricsSink, logger
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def handle_batch(
     *,
     deadline: Deadline | None,
     metrics: MetricsSink,
+    origin: Origin | None = None,
 ) -> dict[str, Any]:
     """Handle every record of the batch; answer ``{"batchItemFailures": [...]}``.
 
@@ -69,7 +71,7 @@ def handle_batch(
     from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
 
     def record_handler(record: SQSRecord) -> EventOutcome | None:
-        return _handle_record(record, archiver, deadline=deadline, metrics=metrics)
+        return _handle_record(record, archiver, deadline=deadline, metrics=metrics, origin=origin)
 
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=_side_by_side()()
@@ -78,14 +80,19 @@ def handle_batch(
 
 
 def _handle_record(
-    record: SQSRecord, archiver: Archiver, *, deadline: Deadline | None, metrics: MetricsSink
+    record: SQSRecord,
+    archiver: Archiver,
+    *,
+    deadline: Deadline | None,
+    metrics: MetricsSink,
+    origin: Origin | None = None,
 ) -> EventOutcome | None:
     """One record; raises (so it is reported as failed) only when retrying may help."""
     logger.thread_safe_append_keys(message_id=record.message_id)
     try:
         try:
             event = json.loads(record.body)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             metrics.add(Metric.EVENTS_REJECTED, MetricUnit.Count, 1)
             # The body itself is not logged: it is not ours and may hold anything.
             logger.warning(
@@ -93,7 +100,7 @@ def _handle_record(
                 extra={"reasons": [str(exc)[:200]]},
             )
             return None
-        return handle_event(event, archiver, deadline=deadline, metrics=metrics)
+        return handle_event(event, archiver, deadline=deadline, metrics=metrics, origin=origin)
     finally:
         logger.thread_safe_clear_keys()
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from archiver.contract import Metric
 from archiver.deadline import Deadline
 from archiver.logic.archive import Archiver
-from archiver.models.events import EventRejected, JobEvent, parse_job_event
+from archiver.models.events import EventRejected, JobEvent, Origin, parse_job_event
 from archiver.observability import MetricsSink, logger
 
 EventVerdict = Literal["ARCHIVED", "INCOMPLETE", "DUPLICATE", "REJECTED"]
@@ -45,12 +45,15 @@ class EventOutcome:
         }
 
 
-def read_event(event: Any) -> JobEvent | list[str]:
-    """The job event an EventBridge event reports, or the reasons it is not one we archive."""
+def read_event(event: Any, origin: Origin | None = None) -> JobEvent | list[str]:
+    """The job event an EventBridge event reports, or the reasons it is not one we archive
+    (with ``origin``: one of another account or region is not ours either)."""
     try:
-        return parse_job_event(event)
+        parsed = parse_job_event(event)
     except EventRejected as exc:
         return exc.reasons
+    foreign = origin.foreign(parsed) if origin is not None else []
+    return foreign or parsed
 
 
 def handle_event(
@@ -59,13 +62,15 @@ def handle_event(
     *,
     deadline: Deadline | None,
     metrics: MetricsSink,
+    origin: Origin | None = None,
 ) -> EventOutcome:
-    """Archive the job run an event reports; reject (log, count, return) anything else.
+    """Archive the job run an event reports; reject (log, count, return) anything else,
+    events of another account or region than ``origin`` included.
 
     Raises when the run could not be archived now (RetryableArchiveError, or an unexpected
     error): the caller's retry mechanism (Lambda, SQS, replay) tries again later.
     """
-    parsed = read_event(event)
+    parsed = read_event(event, origin)
     if isinstance(parsed, list):
         metrics.add(Metric.EVENTS_REJECTED, MetricUnit.Count, 1)
         envelope = event if isinstance(event, dict) else {}

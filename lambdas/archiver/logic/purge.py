@@ -41,6 +41,7 @@ from typing import Any, Final, Literal
 
 from archiver.contract import PURGED, JobKind
 from archiver.errors import JobNotFoundError, PurgeRefusedError
+from archiver.logic.archive import RUN_GONE
 from archiver.logic.history import normalize_time
 from archiver.observability import logger
 from archiver.sources.transcribe import TranscribeJobs
@@ -222,6 +223,17 @@ class Purger:
             if not runs:
                 what = f" {kind.option}" if kind is not None else ""
                 raise UnknownJobError(f"job {job_name!r} has no{what} run created {created_at}")
+            if len(runs) > 1:
+                # Jobs of several kinds created in that millisecond: --run names one run,
+                # the one keyed by that time alone; --kind names another.
+                exact = [r for r in runs if r.created_at == created_at]
+                if not exact:
+                    kinds = ", ".join(sorted(r.kind.option for r in runs))
+                    raise PurgeRefusedError(
+                        f"job {job_name!r} has runs of several kinds created {created_at} "
+                        f"({kinds}): name one with --kind; nothing was deleted"
+                    )
+                runs = exact
         elif not runs:
             what = f"{kind.option} runs" if kind is not None else "runs"
             raise UnknownJobError(f"no {what} of job {job_name!r} in the history table")
@@ -381,6 +393,10 @@ class Purger:
             lease_owner=owner,
             lease_expires_at=run.lease_expires_at,
         )
+        if run.archive_status != PURGED:  # an unfinished purge noted it already
+            # When the run completed: the tombstone keeps no times, yet a late event must
+            # be told apart from a newer run's of the name (logic/archive.py).
+            self._table.note_purged(run)
         if not self._table.put_under_lease(under_way, owner):
             raise PurgeRefusedError(f"lost the lease of run {run.created_at} to another purge")
         erased_versions: set[ObjectVersion] = set()
@@ -442,6 +458,11 @@ class Purger:
                     "was deleted"
                 )
             return [folder]
+        if (record.archive_error or "").startswith(RUN_GONE):
+            # Recorded only from an event or a listing, the run gone from Transcribe before
+            # any copy began: nothing was archived, and the key may be the event's time,
+            # which is no folder of this run (another run of the name may own it).
+            return []
         return [f"{self._prefixes[record.kind]}{own}"]
 
     def _check_buckets(self, job_name: str, runs: Iterable[HistoryRecord]) -> None:

@@ -98,7 +98,7 @@ def read_message(message: QueueMessage) -> ParkedEvent:
     message_id, count = message.message_id, message.receive_count
     try:
         body = json.loads(message.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python parses
         return ParkedEvent(message_id, "unreadable", receive_count=count)
     if isinstance(body, dict) and "requestPayload" in body and "requestContext" in body:
         context = body.get("requestContext") or {}

@@ -48,6 +48,7 @@ from archiver.logic.backfill import (
     describe_error,
     list_finished_jobs,
 )
+from archiver.logic.history import parse_kind
 from archiver.models.jobs import ListedJob
 from archiver.observability import MetricsSink, NoMetrics, logger
 from archiver.sources.transcribe import LIST_RATE, RateLimiter, TranscribeJobs
@@ -64,15 +65,28 @@ _UNFINISHED: Final = ("QUEUED", "IN_PROGRESS")
 _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 
 
+#: The longest lease an invocation can take (deadline + 90 s, logic/lease.py: at most the
+#: function's 15 minutes), with the clock difference the CLI tolerates, and a margin.
+LONGEST_LEASE: Final = 20 * 60.0
+
+
 def skip_settled(item: HistoryRecord, now: float) -> Verdict | None:
     """The sweep's rule: leave what is at rest or being worked on right now."""
     if item.settled:
         return "ALREADY_ARCHIVED"
     if item.lease_is_live(now):
+        if implausible_lease(item, now):
+            return "STUCK"
         return "BUSY"  # another invocation is archiving it right now: it holds the floor
     if not item.retryable:
         return "SKIPPED"  # recorded INCOMPLETE for a reason retrying cannot cure
     return None
+
+
+def implausible_lease(item: HistoryRecord, now: float) -> bool:
+    """A lease that runs out later than any invocation could hold one: its writer's clock
+    was ahead. The run waits for it (it may still be copying), but never silently."""
+    return item.lease_expires_at is not None and item.lease_expires_at > now + LONGEST_LEASE
 
 
 @dataclass
@@ -273,8 +287,10 @@ class Sweep:
             if self._archiver is not None:
                 self._table.clear_unsettled(marker.job_name, marker.run_key, marker.owner)
             return None
-        if held.lease_is_live(time.time()):
-            return JobResult(job, "BUSY", held.archive_error or "")
+        now = time.time()
+        if held.lease_is_live(now):
+            verdict: Verdict = "STUCK" if implausible_lease(held, now) else "BUSY"
+            return JobResult(job, verdict, held.archive_error or "")
         if self._archiver is None:
             return JobResult(job, "PENDING", f"unsettled: {held.archive_error or 'no reason'}")
         if deadline is not None and deadline.remaining() < 20:
@@ -301,6 +317,13 @@ class Sweep:
                 extra=_log_keys(result) | {"archive_status": result.verdict},
             )
         for result in sweep.results:
+            if result.verdict == "STUCK":
+                self._metrics.add(Metric.SWEEP_RUNS_FAILED, MetricUnit.Count, 1)
+                logger.warning(
+                    "run held by a lease that runs out later than any invocation could hold "
+                    "one (its writer's clock was ahead); retried once it runs out",
+                    extra=_log_keys(result),
+                )
             if result.verdict == "FAILED":
                 # Never only a log line: the run holds the floor (or its marker stays) and
                 # is tried again, and the alarm on this metric says so.
@@ -358,7 +381,14 @@ def scheduled_sweep(
     minutes = request.get("overlapMinutes", DEFAULT_OVERLAP.total_seconds() / 60)
     if not isinstance(minutes, int | float) or isinstance(minutes, bool) or minutes <= 0:
         minutes = DEFAULT_OVERLAP.total_seconds() / 60
-    kinds = _requested_kinds(request.get("kinds"), archiver.jobs.kinds())
+    kinds, unknown = _requested_kinds(request.get("kinds"), archiver.jobs.kinds())
+    for name in unknown:
+        # A hand-edited schedule (a typo): that kind is swept by nobody, so it alarms.
+        metrics.add(Metric.SWEEP_KINDS_FAILED, MetricUnit.Count, 1)
+        logger.error(
+            "sweep request names a job kind this version does not archive; not swept",
+            extra={"job_kind": name},
+        )
     sweep = Sweep(
         archiver.jobs,
         archiver.table,
@@ -388,8 +418,10 @@ def scheduled_sweep(
             if kind in result.kinds or kind in result.failed_kinds
         },
     }
-    if result.failed_kinds:
-        summary["errors"] = {kind.value: why for kind, why in result.failed_kinds.items()}
+    errors = {kind.value: why for kind, why in result.failed_kinds.items()}
+    errors |= dict.fromkeys(unknown, f"not a job kind this version archives ({_KIND_CHOICES})")
+    if errors:
+        summary["errors"] = errors
     logger.info("sweep finished", extra=summary)
     return summary
 
@@ -410,17 +442,27 @@ def _verdicts(results: Iterable[JobResult]) -> dict[str, int]:
     return counts
 
 
-def _requested_kinds(value: Any, known: Iterable[JobKind]) -> tuple[JobKind, ...]:
-    """The kinds a sweep request names that this version knows (all it knows when the
-    request names none: a schedule made before the stack named them)."""
+_KIND_CHOICES: Final = ", ".join(kind.value for kind in JobKind)
+
+
+def _requested_kinds(value: Any, known: Iterable[JobKind]) -> tuple[tuple[JobKind, ...], list[str]]:
+    """The kinds a sweep request names that this version archives, in either spelling
+    (``TRANSCRIPTION``, ``call-analytics``: as jobKinds takes them), and the names it does
+    not know. Every kind when the request names none (a schedule made before the stack
+    named them)."""
     known = tuple(known)
     if not isinstance(value, list):
-        return known
-    asked = {v for v in value if isinstance(v, str)}
-    unknown = sorted(asked - {k.value for k in known})
-    if unknown:
-        logger.warning(
-            "sweep request names job kinds this version does not know; they are not swept",
-            extra={"kinds": unknown},
-        )
-    return tuple(k for k in known if k.value in asked)
+        return known, []
+    asked: set[JobKind] = set()
+    unknown: list[str] = []
+    for name in value:
+        try:
+            kind = parse_kind(str(name))
+        except ValueError:
+            unknown.append(str(name))
+            continue
+        if kind in known:
+            asked.add(kind)
+        else:
+            unknown.append(str(name))
+    return tuple(k for k in known if k in asked), unknown

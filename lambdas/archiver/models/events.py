@@ -29,6 +29,11 @@ _JOB_NAME: Final = re.compile(r"[0-9a-zA-Z._-]{1,200}")
 _MAX_REASONS: Final = 10
 
 
+#: The years an event's time may carry (Amazon Transcribe has existed since 2017).
+_EARLIEST_EVENT: Final = 2000
+_LATEST_EVENT: Final = 9000
+
+
 class EventShape(NamedTuple):
     """Where one job kind's state-change event names the job and its status."""
 
@@ -67,6 +72,35 @@ class JobEvent:
     status: str
     time: datetime
     event_id: str | None = None
+    #: Where the event comes from: the account and region whose Transcribe ran the job.
+    account: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The account and region a function serves: jobs of another account or region are not
+    its own (a default bus also receives what other accounts' rules forward to it)."""
+
+    account: str
+    region: str
+
+    @classmethod
+    def from_function_arn(cls, arn: object) -> Origin | None:
+        """From ``arn:aws:lambda:REGION:ACCOUNT:function:NAME``; None if it is not one."""
+        parts = arn.split(":") if isinstance(arn, str) else []
+        if len(parts) < 7 or parts[2] != "lambda" or not parts[3] or not parts[4]:
+            return None
+        return cls(account=parts[4], region=parts[3])
+
+    def foreign(self, event: JobEvent) -> list[str]:
+        """Why ``event`` is not this origin's (nothing when it is, or does not say)."""
+        reasons = []
+        if event.account is not None and event.account != self.account:
+            reasons.append(f"account: the event is from {event.account}, not {self.account}")
+        if event.region is not None and event.region != self.region:
+            reasons.append(f"region: the event is from {event.region}, not {self.region}")
+        return reasons
 
 
 class EventRejected(ValueError):
@@ -108,6 +142,8 @@ def parse_job_event(event: object) -> JobEvent:
         status=detail[shape.status_field],
         time=time,
         event_id=event.get("id"),
+        account=event.get("account"),
+        region=event.get("region"),
     )
 
 
@@ -131,9 +167,16 @@ def _check_detail(detail: dict[str, Any], shape: EventShape, reasons: list[str])
 def _time(value: object, reasons: list[str]) -> datetime | None:
     if isinstance(value, str):
         try:
-            return parse_iso(value)
+            parsed = parse_iso(value)
         except ValueError:
             pass
+        else:
+            if _EARLIEST_EVENT <= parsed.year <= _LATEST_EVENT:
+                return parsed
+            # Not a time EventBridge sends; and times near the ends of the calendar would
+            # overflow the matching arithmetic on a later delivery.
+            reasons.append(f"time: expected a year from {_EARLIEST_EVENT}, got {_shown(value)}")
+            return None
     reasons.append(f"time: expected an ISO 8601 date and time, got {_shown(value)}")
     return None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import ClientError
 
@@ -10,6 +10,10 @@ from archiver.errors import StackNotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+
+
+#: What CloudFormation answers a caller not allowed to describe the stack.
+_DENIED: Final = frozenset({"AccessDenied", "AccessDeniedException"})
 
 
 def stack_outputs(cloudformation: CloudFormationClient, stack_name: str) -> dict[str, str]:
@@ -20,6 +24,11 @@ def stack_outputs(cloudformation: CloudFormationClient, stack_name: str) -> dict
         error = exc.response.get("Error", {})
         if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):
             raise StackNotFoundError(f"no stack named {stack_name!r} is deployed") from None
+        if error.get("Code") in _DENIED:
+            raise StackNotFoundError(
+                f"stack {stack_name!r} cannot be read ({error.get('Code')}: "
+                "cloudformation:DescribeStacks is not allowed)"
+            ) from None
         raise
     if not stacks:
         raise StackNotFoundError(f"no stack named {stack_name!r} is deployed")

@@ -33,6 +33,7 @@ from archiver.contract import (
     INCOMPLETE,
     PARTITION_KEY,
     PURGED,
+    PURGED_PARTITION,
     SORT_KEY,
     SWEEP_PARTITION,
     UNSETTLED_PARTITION,
@@ -177,6 +178,10 @@ class HistoryTable:
         values = {f":a{i}": v for i, v in enumerate(known.values())}
         sets = [f"{n} = {v}" for n, v in zip(names, values, strict=True)]
         extra_values: dict[str, Any] = {}
+        if "ArchiveUri" in known:
+            # The run keeps the folder its first attempt chose (logic/archive.py).
+            index = list(known).index("ArchiveUri")
+            sets[index] = f"#a{index} = if_not_exists(#a{index}, :a{index})"
         if start.event_id is not None:
             # The run keeps the first event that reported it (see HistoryRecord.event_id).
             sets.append("EventId = if_not_exists(EventId, :event)")
@@ -338,6 +343,45 @@ class HistoryTable:
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    # -- purged runs' completion --------------------------------------------------------------
+
+    def note_purged(self, run: HistoryRecord) -> None:
+        """Keep when a run about to be purged completed, and with what status, beside its
+        tombstone (which keeps neither): no name of a person, no content of the call."""
+        self._db.put_item(
+            TableName=self.name,
+            Item=to_dynamo(
+                {
+                    PARTITION_KEY: PURGED_PARTITION,
+                    SORT_KEY: _marker_key(run.job_name, run.created_at),
+                    "RunName": run.job_name,
+                    "RunKey": run.created_at,
+                    "RunKind": run.kind.value,
+                    # Not CompletedAt / JobStatus: those are index keys, and this item must
+                    # stay out of every history question.
+                    "RunCompletedAt": run.completed_at,
+                    "RunStatus": run.job_status,
+                }
+            ),
+        )
+
+    def purged_run(self, job_name: str, run_key: str) -> HistoryRecord | None:
+        """What :meth:`note_purged` kept of a purged run (CompletedAt, JobStatus), or None."""
+        response = self._db.get_item(
+            TableName=self.name,
+            Key=_key(PURGED_PARTITION, _marker_key(job_name, run_key)),
+            ConsistentRead=True,
+        )
+        item = from_dynamo(response.get("Item") or {})
+        if not item:
+            return None
+        return HistoryRecord(
+            job_name,
+            run_key,
+            completed_at=item.get("RunCompletedAt"),
+            job_status=item.get("RunStatus"),
+        )
 
     def note_event(self, job_name: str, run_key: str, event_id: str) -> None:
         """Remember the event that reported an ARCHIVED run that the sweep archived first."""
