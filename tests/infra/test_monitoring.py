@@ -218,8 +218,22 @@ def test_given_every_configuration_then_outputs_name_what_operators_need(each: S
         "OnFailureDlqUrl",
         "AlarmTopicArn",
         "DashboardName",
+        contract.SETTINGS_OUTPUT,
     }
     assert rendered["ArchiveBucketName"] == bucket
+    # What the CLI needs to archive as the function does: the function's own settings.
+    _, function = each.only("AWS::Lambda::Function")
+    environment = function["Properties"]["Environment"]["Variables"]
+    settings = json.loads(outputs[contract.SETTINGS_OUTPUT]["Value"])
+    assert settings == {k: environment[k] for k in settings}
+    assert set(settings) >= {
+        contract.ENV_ARCHIVE_PREFIX,
+        contract.ENV_CALL_ANALYTICS_PREFIX,
+        contract.ENV_MEDICAL_PREFIX,
+        contract.ENV_MEDICAL_SCRIBE_PREFIX,
+        contract.ENV_ARCHIVE_UNREDACTED,
+        contract.ENV_MAX_OUTPUT_BYTES,
+    }
     assert rendered["ArchiverFunctionName"] == f"<{each.only('AWS::Lambda::Function')[0]}>"
     assert (
         rendered["EventQueueUrl"]

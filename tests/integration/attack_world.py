@@ -144,7 +144,7 @@ class AttackWorld(World):
 
 
 def cli_process(
-    world: AttackWorld, argv: list[str], *, clock_skew_seconds: float = 0.0
+    world: AttackWorld, argv: list[str], *, clock_skew_seconds: float = 0.0, capture: bool = False
 ) -> subprocess.Popen[bytes]:
     """`transcribe-archiver ARGV` in a process of its own, on a machine whose clock is off by
     ``clock_skew_seconds`` (a laptop with a wrong time zone or no NTP)."""
@@ -159,8 +159,8 @@ def cli_process(
     return subprocess.Popen(
         [sys.executable, "-c", script, *argv],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
     )
 
 

@@ -422,6 +422,8 @@ def test_given_the_api_still_says_in_progress_when_the_event_comes_then_it_raise
         (FIXTURES_DIR / "events/docs-call-analytics-job-state-change.json").read_text()
     )
     event |= {"id": "e-1", "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    # AWS's example, sent by this account and region (the example's own are placeholders).
+    event |= {"account": fake.account_id, "region": fake.region}
     event["detail"] = {"JobName": "running-call", "JobStatus": "COMPLETED"}
 
     with pytest.raises(JobNotFinishedError, match="IN_PROGRESS"):

@@ -228,8 +228,11 @@ class ArchiveModel(RuleBasedStateMachine):
             return
         completed = self._tick(took)
         created = completed - timedelta(seconds=took) + timedelta(milliseconds=1)
-        for kind in KINDS:
-            self._add(kind, name, "COMPLETED", created, completed, team=False)
+        for n, kind in enumerate(KINDS):
+            # One creation millisecond, completions seconds apart: a transcription event and
+            # a Medical job of the name that ended in the same second cannot be told apart
+            # (the contract takes such an event for the Medical run).
+            self._add(kind, name, "COMPLETED", created, completed + timedelta(seconds=5 * n), False)
 
     def _add(
         self, kind: str, name: str, status: str, created: datetime, completed: datetime, team: bool

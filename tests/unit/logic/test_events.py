@@ -10,6 +10,7 @@ import pytest
 from archiver.contract import JobKind, Metric
 from archiver.logic.archive import ArchiveResult
 from archiver.logic.events import handle_event
+from archiver.models.events import Origin
 from archiver.observability import RecordingMetrics
 
 from local_aws.transcribe.content import FIXTURES_DIR
@@ -246,3 +247,108 @@ def test_given_a_malformed_envelope_field_then_the_event_is_rejected(
     assert result["outcome"] == "REJECTED"
     assert [r.split(":")[0] for r in result["reasons"]] == [next(iter(envelope))]
     assert archiver.calls == []
+
+
+# -- what the logs and the answer say ----------------------------------------------------------
+
+
+def records(caplog: pytest.LogCaptureFixture, message: str) -> list[Any]:
+    return [r for r in caplog.records if r.getMessage().startswith(message)]
+
+
+def test_given_a_rejected_event_then_the_log_names_its_reasons_source_type_and_id(
+    sink: RecordingMetrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = good_event(TranscriptionJobStatus="IN_PROGRESS") | {"id": "evt-1"}
+    handle(event, FakeArchiver(), sink)
+    (record,) = records(caplog, "event rejected: not a transcription or Call Analytics job")
+    assert record.getMessage().endswith("state change for COMPLETED or FAILED")
+    assert record.levelname == "WARNING"
+    assert record.event_source == "aws.transcribe"
+    assert record.event_detail_type == "Transcribe Job State Change"
+    assert record.event_id == "evt-1"
+    assert record.reasons[0].startswith("detail.TranscriptionJobStatus")
+
+
+def test_given_a_rejected_non_object_then_the_log_has_no_envelope_fields(
+    sink: RecordingMetrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    handle(["aws.transcribe"], FakeArchiver(), sink)
+    (record,) = records(caplog, "event rejected")
+    assert (record.event_source, record.event_detail_type, record.event_id) == (None, None, None)
+
+
+def test_given_an_archived_event_then_the_answer_names_the_run_and_where_it_is(
+    sink: RecordingMetrics,
+) -> None:
+    assert handle(good_event(), FakeArchiver(), sink) == {
+        "outcome": "ARCHIVED",
+        "jobName": "call-1",
+        "createdAt": "2026-11-23T10:15:02.123Z",
+        "archiveUri": "s3://b/p/",
+        "errors": {},
+    }
+
+
+class FailingArchiver(FakeArchiver):
+    def archive_job(self, job_name: str, **kwargs: Any) -> ArchiveResult:
+        raise RuntimeError("boom")
+
+
+def test_given_an_archiver_failure_then_it_is_counted_logged_with_the_job_and_raised(
+    sink: RecordingMetrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        handle(good_event(), FailingArchiver(), sink)
+    assert sink.totals == {Metric.ARCHIVE_ERRORS: 1}
+    (record,) = records(caplog, "archiving failed; the event will be retried")
+    assert record.levelname == "ERROR"
+    assert record.exc_info is not None
+
+
+@pytest.mark.parametrize(
+    ("envelope", "field"),
+    [({"account": "999988887777"}, "account"), ({"region": "eu-west-1"}, "region")],
+)
+def test_given_an_event_of_another_account_or_region_then_it_is_rejected_not_archived(
+    sink: RecordingMetrics, envelope: dict[str, str], field: str
+) -> None:
+    archiver: Any = FakeArchiver()
+    origin = Origin(account="111122223333", region="us-east-1")
+    result = handle_event(
+        good_event() | envelope, archiver, deadline=None, metrics=sink, origin=origin
+    ).as_response()
+    assert result["outcome"] == "REJECTED"
+    assert result["reasons"][0].startswith(f"{field}: the event is from")
+    assert archiver.calls == []
+    assert sink.totals == {Metric.EVENTS_REJECTED: 1}
+    # The same event is this origin's when it says nothing of where it is from.
+    neutral = good_event() | {"account": None, "region": None}
+    assert handle_event(neutral, archiver, deadline=None, metrics=sink, origin=origin).outcome == (
+        "ARCHIVED"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arn", "expected"),
+    [
+        ("arn:aws:lambda:eu-west-1:111122223333:function:archiver", ("111122223333", "eu-west-1")),
+        ("arn:aws:lambda:eu-west-1::function:archiver", None),
+        ("arn:aws:s3:::bucket", None),
+        (None, None),
+    ],
+)
+def test_an_origin_comes_from_the_functions_arn_only(arn: Any, expected: Any) -> None:
+    origin = Origin.from_function_arn(arn)
+    assert (None if origin is None else (origin.account, origin.region)) == expected
+
+
+@pytest.mark.parametrize(
+    "time", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z"]
+)
+def test_given_an_event_time_no_service_sends_then_it_is_rejected(
+    sink: RecordingMetrics, time: str
+) -> None:
+    result = handle(good_event() | {"time": time}, FakeArchiver(), sink)
+    assert result["outcome"] == "REJECTED"
+    assert result["reasons"] == [f"time: expected a year from 2000, got {time!r}"]

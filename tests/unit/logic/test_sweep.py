@@ -468,6 +468,25 @@ def test_given_the_schedules_kinds_then_only_those_are_swept_and_each_is_reporte
     assert list(answer["kinds"]) == ["TRANSCRIPTION"]
     assert answer["verdicts"] == {"ARCHIVED": 1}
     assert all(kind is TX for kind, _ in jobs.listed)
+    # A kind nobody archives (a typo in a hand-edited schedule) is said, and alarms.
+    assert list(answer["errors"]) == ["PODCAST"]
+    assert metrics.totals.get(Metric.SWEEP_KINDS_FAILED) == 1
+
+
+def test_given_the_schedules_kinds_in_the_clis_spelling_then_they_are_swept(
+    jobs: FakeJobs, table: HistoryTable, metrics: RecordingMetrics
+) -> None:
+    jobs.add(CA, "ca", datetime.now(UTC) - timedelta(minutes=5))
+
+    answer = scheduled_sweep(
+        {"action": "sweep", "kinds": ["call-analytics"]},
+        function_archiver(jobs, table),
+        deadline=None,
+        metrics=metrics,
+    )
+
+    assert list(answer["kinds"]) == ["CALL_ANALYTICS"]
+    assert answer["verdicts"] == {"ARCHIVED": 1}
     assert "errors" not in answer
 
 
