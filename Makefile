@@ -66,10 +66,11 @@ test-local-aws: $(STAMPS)/venv
 test-infra: install $(STAMPS)/checkov
 	$(PY) -m pytest tests/infra -q
 
-# In parallel, one worker per core (two on the reference machine); each worker starts its
-# own embedded AWS. The model of the system runs a fixed seed and a few examples here.
+# In parallel, one worker per core (two on the reference machine), a file at a time, the
+# longest files first (tests/conftest.py); each worker starts its own embedded AWS. The
+# model of the system runs a fixed seed and a few examples here.
 test: install lint $(STAMPS)/checkov
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 # The model of the system, longer and with fresh random interleavings (not in CI).
 soak: $(STAMPS)/venv

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import pytest
 
@@ -19,6 +19,24 @@ from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.transcribe import FakeTranscribe
 
 FakeT = TypeVar("FakeT", bound=FakeTranscribe)
+
+
+#: The longest test files (minutes each): collected first, so that under `make test`
+#: (pytest-xdist, one file at a time per worker, in collection order) each worker starts on
+#: one of them and the workers end together, rather than one picking them up at the end.
+LONGEST_FIRST: Final = (
+    "tests/integration/test_burst.py",
+    "tests/integration/test_chaos.py",
+    "tests/integration/test_model.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.partition("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its order
 
 
 @pytest.fixture(autouse=True)

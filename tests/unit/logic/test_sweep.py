@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from archiver.contract import ARCHIVED, INCOMPLETE, JobKind, Metric
+from archiver.deadline import Deadline
 from archiver.errors import JobNotFinishedError, RetryableArchiveError
 from archiver.logic.archive import ArchiveResult
 from archiver.logic.sweep import FIRST_SWEEP, Sweep, scheduled_sweep, skip_settled
@@ -539,3 +540,216 @@ def test_given_an_unfinished_listed_run_then_it_fails_and_holds_the_floor(
     sweep(jobs, table, archiver)
 
     assert table.sweep_floor(TX) == iso_ms(at(20))
+
+
+# -- the answer, the overlap and the logs, exactly ------------------------------------------------
+
+
+def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[Any]:
+    """The log records whose message starts with ``message`` (their extra keys as fields)."""
+    return [r for r in caplog.records if r.getMessage().startswith(message)]
+
+
+def test_given_a_scheduled_sweep_then_its_answer_says_everything_it_did(
+    jobs: FakeJobs, table: HistoryTable, metrics: RecordingMetrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime.now(UTC)
+    jobs.add(TX, "found", now - timedelta(minutes=5))
+    held = item(
+        table, "marked", now - timedelta(days=3), archive_status=INCOMPLETE, retry_archive=True
+    )
+    table.mark_unsettled("marked", held.created_at, TX, "dead")
+    table.set_sweep_floor(TX, iso_ms(now - timedelta(hours=1)), read=None, swept_at="x")
+
+    answer = scheduled_sweep(
+        {"action": "sweep", "overlapMinutes": 30, "kinds": ["TRANSCRIPTION"]},
+        function_archiver(jobs, table),
+        deadline=None,
+        metrics=metrics,
+    )
+
+    window = iso_ms(now - timedelta(hours=1, minutes=30))
+    assert answer == {
+        "action": "sweep",
+        "listed": 1,
+        "recovered": 1,
+        "verdicts": {"ARCHIVED": 1},
+        "windows": {"TRANSCRIPTION": window},
+        "retried": {"ARCHIVED": 1},
+        "kinds": {"TRANSCRIPTION": {"window": window, "verdicts": {"ARCHIVED": 1}}},
+    }
+    assert metrics.totals == {Metric.JOBS_RECOVERED_BY_SWEEP: 1}
+    (finished,) = logged(caplog, "sweep finished")
+    assert finished.listed == 1
+    (recovered,) = logged(caplog, "run archived by the")
+    assert (recovered.job_name, recovered.job_kind) == ("found", "TRANSCRIPTION")
+    assert recovered.created_at == iso_ms(now - timedelta(minutes=5))
+    assert recovered.archive_status == "ARCHIVED"
+
+
+@pytest.mark.parametrize(
+    ("overlap", "minutes"),
+    [(None, 15), (45, 45), (2.5, 2.5), (0, 15), (-5, 15), (True, 15), ("9", 15)],
+)
+def test_given_the_schedules_overlap_then_a_bad_one_falls_back_to_the_period(
+    jobs: FakeJobs, table: HistoryTable, metrics: RecordingMetrics, overlap: Any, minutes: float
+) -> None:
+    now = datetime.now(UTC)
+    table.set_sweep_floor(TX, iso_ms(now - timedelta(hours=2)), read=None, swept_at="x")
+    request: dict[str, Any] = {"action": "sweep", "kinds": ["TRANSCRIPTION"]}
+    if overlap is not None:
+        request["overlapMinutes"] = overlap
+
+    answer = scheduled_sweep(
+        request, function_archiver(jobs, table), deadline=None, metrics=metrics
+    )
+
+    assert answer["windows"] == {"TRANSCRIPTION": iso_ms(now - timedelta(hours=2, minutes=minutes))}
+
+
+class BrokenTable(HistoryTable):
+    def unsettled(self) -> Iterator[Any]:
+        raise RuntimeError("the table is gone")
+
+
+def test_given_the_sweep_itself_fails_then_the_answer_and_the_log_say_so(
+    jobs: FakeJobs, aws: dict[str, Any], metrics: RecordingMetrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = BrokenTable(aws["dynamodb"], aws["table"])
+
+    answer = scheduled_sweep(
+        {"action": "sweep", "kinds": ["TRANSCRIPTION"]},
+        function_archiver(jobs, broken),
+        deadline=None,
+        metrics=metrics,
+    )
+
+    assert answer == {"action": "sweep", "error": "RuntimeError: the table is gone"}
+    assert metrics.totals == {Metric.ARCHIVE_ERRORS: 1}
+    (record,) = logged(caplog, "sweep failed;")
+    assert record.getMessage() == "sweep failed; the next scheduled sweep starts where this one did"
+    assert record.exc_info is not None
+
+
+def test_given_a_kind_that_fails_then_its_log_line_names_it(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs.broken[CA] = RuntimeError("down")
+    sweep(jobs, table, archiver, kinds=(TX, CA))
+    (record,) = logged(caplog, "job kind not swept")
+    assert (record.job_kind, record.error) == ("CALL_ANALYTICS", "RuntimeError: down")
+    assert record.levelname == "ERROR"
+
+
+def test_given_a_run_that_fails_then_its_log_line_names_the_run_and_the_reason(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs.add(TX, "failing", at(40))
+    archiver.failing.add("failing")
+    sweep(jobs, table, archiver)
+    (record,) = logged(caplog, "sweep could not settle")
+    assert (record.job_name, record.created_at, record.job_kind) == (
+        "failing",
+        iso_ms(at(40)),
+        "TRANSCRIPTION",
+    )
+    assert "HTTP 500" in record.reason
+
+
+# -- the table's second net: what each marked run's result says ------------------------------------
+
+
+class RetryRaises(FakeArchiver):
+    def __init__(self, table: HistoryTable, error: Exception) -> None:
+        super().__init__(table)
+        self.error = error
+
+    def retry_run(self, held: HistoryRecord, *, deadline: Any = None) -> ArchiveResult:
+        self.retried.append(held.job_name)
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (JobNotFinishedError("x: IN_PROGRESS"), "Transcribe reports the job as not finished"),
+        (RetryableArchiveError("busy"), "could not finish now; try again later: busy"),
+        (KeyError("odd"), "KeyError: 'odd'"),
+    ],
+)
+def test_given_a_marked_run_whose_retry_fails_then_its_result_says_why(
+    jobs: FakeJobs, table: HistoryTable, error: Exception, reason: str
+) -> None:
+    created = at(600)
+    run = item(table, "marked", created, archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("marked", run.created_at, TX, "dead")
+
+    report = sweep(jobs, table, RetryRaises(table, error))
+
+    (result,) = report.retried
+    assert (result.verdict, result.reason, result.at_rest) == ("FAILED", reason, False)
+    assert (result.job.name, result.job.kind, result.job.created) == ("marked", TX, created)
+    assert result.job.status == "COMPLETED"
+
+
+def test_given_a_marked_run_under_a_shared_key_then_its_result_has_the_runs_own_time(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    created = at(600)
+    key = f"{iso_ms(created)}#CALL_ANALYTICS"
+    table._put(
+        HistoryRecord(
+            "shared",
+            key,
+            job_kind=CA,
+            job_status="FAILED",
+            archive_status=INCOMPLETE,
+            retry_archive=True,
+        )
+    )
+    table.mark_unsettled("shared", key, CA, "dead")
+
+    report = sweep(jobs, table, archiver, kinds=(CA,))
+
+    (result,) = report.retried
+    assert (result.verdict, result.job.created, result.job.status) == (
+        "ARCHIVED",
+        created,
+        "FAILED",
+    )
+    assert result.at_rest
+
+
+def test_given_a_marked_run_out_of_time_then_it_is_left_for_the_next_sweep(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    run = item(table, "late", at(600), archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("late", run.created_at, TX, "dead")
+
+    report = Sweep(jobs, table, archiver, kinds=(TX,)).run(deadline=Deadline.after(19.0))  # type: ignore[arg-type]
+
+    (result,) = report.retried
+    assert (result.verdict, result.reason) == ("FAILED", "out of time before this run could start")
+    assert archiver.retried == []
+
+
+def test_given_a_busy_or_pending_marked_run_then_its_result_carries_the_items_reason(
+    jobs: FakeJobs, table: HistoryTable
+) -> None:
+    run = item(
+        table,
+        "pending",
+        at(600),
+        archive_status=INCOMPLETE,
+        retry_archive=True,
+        archive_error="transcript.json: HTTP 500",
+    )
+    table.mark_unsettled("pending", run.created_at, TX, "dead")
+    (result,) = sweep(jobs, table, None).retried
+    assert (result.verdict, result.reason) == ("PENDING", "unsettled: transcript.json: HTTP 500")
+    assert result.job.name == "pending"
+
+    bare = item(table, "bare", at(500), archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("bare", bare.created_at, TX, "dead")
+    reasons = {r.job.name: r.reason for r in sweep(jobs, table, None).retried}
+    assert reasons["bare"] == "unsettled: no reason"

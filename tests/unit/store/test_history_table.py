@@ -398,3 +398,92 @@ def test_given_a_gone_run_when_settled_then_only_an_unleased_item_changes(
     )
     assert after.at_rest
     assert not table.settle_gone(held, "again", now=300.0)  # its lease is gone: stale view
+
+
+def test_given_a_name_with_runs_over_a_query_page_then_every_run_is_read(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    big = {"k" + str(n): "v" * 350_000 for n in range(1)}  # ~350 KB an item: 3 a page
+    keys = [f"2026-11-23T10:15:0{n}.123Z" for n in range(5)]
+    for key in keys:
+        assert table.put_if_absent(
+            HistoryRecord.from_plain({"JobName": "big", "CreatedAt": key, "Note": big})
+        )
+    assert [r.created_at for r in table.runs("big")] == keys
+
+
+def test_given_a_marker_of_a_kind_this_version_does_not_know_then_the_others_are_still_read(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    aws["dynamodb"].put_item(
+        TableName=aws["table"],
+        Item={
+            "JobName": {"S": "#unsettled"},
+            "CreatedAt": {"S": "a-first#x"},
+            "RunName": {"S": "a-first"},
+            "RunKey": {"S": "x"},
+            "RunKind": {"S": "PODCAST"},
+            "MarkedBy": {"S": "newer-version"},
+        },
+    )
+    table.mark_unsettled("b-later", KEY[1], JobKind.TRANSCRIPTION, "o")
+    assert [m.job_name for m in table.unsettled()] == ["b-later"]
+
+
+def test_given_a_purged_run_then_its_times_are_kept_out_of_every_index(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    run = record(ARCHIVED, JobStatus="FAILED", CompletedAt="2026-11-23T10:16:40.000Z")
+    table.note_purged(run)
+
+    kept = table.purged_run(*KEY)
+
+    assert kept is not None
+    assert (kept.completed_at, kept.job_status) == ("2026-11-23T10:16:40.000Z", "FAILED")
+    assert table.purged_run("call-1", "2026-01-01T00:00:00.000Z") is None
+    for index in ("ByStatus", "ByLanguage"):
+        assert aws["dynamodb"].scan(TableName=aws["table"], IndexName=index)["Items"] == []
+
+
+def test_given_a_gone_run_settled_then_it_keeps_what_it_held_and_says_why(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    stored = StoredObject("job.json", "s3://b/p/job.json", 3, "ab" * 32, "application/json")
+    held = replace(
+        record(INCOMPLETE, ArchiveError="cut off", Outputs={"job.json": stored.as_record()}),
+        retry_archive=True,
+    )
+    assert table.put_if_absent(held)  # an attempt that left no lease behind
+
+    assert table.settle_gone(held, "the run no longer exists: gone", now=500.0)
+
+    after = table.get_run(*KEY)
+    assert after is not None
+    assert (after.archive_status, after.archive_error) == (
+        INCOMPLETE,
+        "the run no longer exists: gone",
+    )
+    assert after.outputs == {"job.json": stored}
+    assert after.retry_archive is False and after.at_rest
+    archived = record(ARCHIVED)
+    table._put(archived)  # archived by another invocation meanwhile
+    assert not table.settle_gone(archived, "no", now=600.0)  # never over ARCHIVED
+    assert table.get_run(*KEY) == archived
+
+
+def test_given_a_floor_equal_to_anothers_then_it_is_left_as_is(aws: dict[str, Any]) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    kind = JobKind.TRANSCRIPTION
+    table.set_sweep_floor(kind, "2026-03-01T00:00:00.000Z", read=None, swept_at="first")
+    writes = _count_calls(aws["dynamodb"])
+    stored = table.set_sweep_floor(kind, "2026-03-01T00:00:00.000Z", read=None, swept_at="second")
+    assert stored == "2026-03-01T00:00:00.000Z"
+    assert writes.count("PutItem") == 1  # the failed conditional write, and no second
+    item = aws["dynamodb"].get_item(
+        TableName=aws["table"], Key={"JobName": {"S": "#sweep"}, "CreatedAt": {"S": kind.value}}
+    )["Item"]
+    assert item["SweptAt"] == {"S": "first"}
