@@ -131,4 +131,10 @@ class RecordingMetrics:
         self.totals: dict[str, float] = {}
 
     def add(self, name: str, unit: MetricUnit, value: float) -> None:
+        # What Powertools refuses (a unit that is not one of CloudWatch's) is refused here
+        # too, so a test that records metrics also checks what the function would send.
+        try:
+            MetricUnit(unit)
+        except ValueError:
+            raise TypeError(f"metric {name!r}: {unit!r} is not a CloudWatch unit") from None
         self.totals[name] = self.totals.get(name, 0.0) + value

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from archiver.observability import tracing_enabled
+from archiver.contract import Metric
+from archiver.observability import RecordingMetrics, tracing_enabled
+from aws_lambda_powertools.metrics import MetricUnit
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
@@ -88,3 +90,13 @@ def test_given_an_environment_then_tracing_follows_powertools_rule(
     env: dict[str, str], expected: bool
 ) -> None:
     assert tracing_enabled(env) is expected
+
+
+def test_given_no_cloudwatch_unit_then_recording_metrics_refuses_it_as_powertools_does() -> None:
+    sink = RecordingMetrics()
+    sink.add(Metric.JOBS_ARCHIVED, MetricUnit.Count, 1)
+    sink.add(Metric.JOBS_ARCHIVED, "Count", 2)  # type: ignore[arg-type]
+    for unit in (None, "Counts"):
+        with pytest.raises(TypeError, match="not a CloudWatch unit"):
+            sink.add(Metric.JOBS_ARCHIVED, unit, 1)  # type: ignore[arg-type]
+    assert sink.totals == {Metric.JOBS_ARCHIVED: 3}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,7 +17,8 @@ from archiver.deadline import Deadline
 from archiver.errors import RetryableArchiveError
 from archiver.logic.archive import ArchiveResult
 from archiver.logic.batch import SerializedMetrics, handle_batch, is_sqs_batch
-from archiver.observability import RecordingMetrics
+from archiver.models.events import Origin
+from archiver.observability import RecordingMetrics, logger
 
 from local_aws.event_source_mapping import sqs_event, sqs_record
 from tests.unit.logic.test_events import good_event
@@ -153,3 +157,63 @@ def test_given_threads_adding_metrics_at_once_then_serialized_metrics_loses_none
         list(pool.map(add_many, range(8)))
 
     assert racy.totals == {Metric.JOBS_ARCHIVED: 200}
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """The function's log lines as CloudWatch gets them (keys appended by each thread)."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    stdlib = logging.getLogger(logger.service)  # the logger Powertools writes through
+    stdlib.addHandler(handler)
+    yield buffer
+    stdlib.removeHandler(handler)
+
+
+def test_given_an_origin_then_a_batch_drops_events_of_another_account_or_region() -> None:
+    """A default bus also receives what other accounts' rules forward to it: the queue path
+    must reject those as the direct path does, not archive another account's job names."""
+    sink = RecordingMetrics()
+    archiver = BatchArchiver()
+    own = sqs_record(body("own-job"))
+    other_account = sqs_record(
+        json.dumps(good_event(TranscriptionJobName="theirs") | {"account": "999988887777"})
+    )
+    other_region = sqs_record(
+        json.dumps(good_event(TranscriptionJobName="far") | {"region": "eu-west-1"})
+    )
+
+    response = handle_batch(
+        sqs_event([own, other_account, other_region]),
+        archiver,  # type: ignore[arg-type]
+        deadline=None,
+        metrics=sink,
+        origin=Origin(account="111122223333", region="us-east-1"),
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert [call["job_name"] for call in archiver.calls] == ["own-job"]
+    assert sink.totals == {Metric.EVENTS_REJECTED: 2}
+
+
+def test_given_a_body_that_is_not_json_then_the_log_says_so_with_its_message_id(
+    json_logs: io.StringIO,
+) -> None:
+    sink = RecordingMetrics()
+    garbage = sqs_record("{" * 3)
+
+    response = run([garbage], BatchArchiver(), sink)
+
+    assert response == {"batchItemFailures": []}
+    assert sink.totals == {Metric.EVENTS_REJECTED: 1}
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    (rejected,) = [
+        line
+        for line in lines
+        if line.get("message") == "queue message rejected: its body is not JSON"
+    ]
+    assert rejected["message_id"] == garbage["messageId"]
+    assert rejected["level"] == "WARNING"
+    (reason,) = rejected["reasons"]
+    assert "Expecting property name" in reason and len(reason) <= 200

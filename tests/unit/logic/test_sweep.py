@@ -294,7 +294,11 @@ def test_given_a_dry_run_then_nothing_is_written(jobs: FakeJobs, table: HistoryT
 
 
 def test_given_one_kinds_listing_fails_then_the_others_are_swept_and_its_floor_is_kept(
-    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver, metrics: RecordingMetrics
+    jobs: FakeJobs,
+    table: HistoryTable,
+    archiver: FakeArchiver,
+    metrics: RecordingMetrics,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     table.set_sweep_floor(TX, iso_ms(at(60)), read=None, swept_at="x")
     jobs.add(TX, "tx", at(5))
@@ -311,6 +315,11 @@ def test_given_one_kinds_listing_fails_then_the_others_are_swept_and_its_floor_i
     assert "<html>" not in report.failed_kinds[TX]
     assert report.failed
     assert metrics.totals.get(Metric.SWEEP_KINDS_FAILED) == 1
+    (logged_failure,) = logged(caplog, "job kind not swept; its floor is kept")
+    assert logged_failure.job_kind == TX.value
+    assert logged_failure.error == report.failed_kinds[TX]
+    assert logged_failure.exc_info is not None  # the traceback, for whoever investigates
+    assert logged_failure.exc_info[1] is jobs.broken[TX]
 
 
 # -- the table as the second net ------------------------------------------------------------

@@ -10,6 +10,7 @@ from archiver.contract import ARCHIVED, INCOMPLETE, PURGED, JobKind
 from archiver.models.outputs import StoredObject
 from archiver.store.history_table import Claim, HistoryTable, shared_key
 from archiver.store.record import HistoryRecord
+from botocore.exceptions import ClientError
 
 KEY = ("call-1", "2026-11-23T10:15:02.123Z")
 
@@ -487,3 +488,68 @@ def test_given_a_floor_equal_to_anothers_then_it_is_left_as_is(aws: dict[str, An
         TableName=aws["table"], Key={"JobName": {"S": "#sweep"}, "CreatedAt": {"S": kind.value}}
     )["Item"]
     assert item["SweptAt"] == {"S": "first"}
+
+
+def test_given_an_archived_run_then_the_first_event_noted_is_kept_and_others_left_alone(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table._put(record(ARCHIVED))  # archived by the sweep: no event yet
+    table._put(replace(record(INCOMPLETE), job_name="not-archived"))
+
+    table.note_event(*KEY, "event-1")
+    table.note_event(*KEY, "event-2")  # a duplicate delivery: the first stays
+    table.note_event("not-archived", KEY[1], "event-3")  # only an ARCHIVED run is noted
+    table.note_event("never-recorded", KEY[1], "event-4")  # nor an item that is not there
+
+    noted = table.get_run(*KEY)
+    assert noted is not None and noted.event_id == "event-1"
+    assert noted == replace(record(ARCHIVED), event_id="event-1")
+    other = table.get_run("not-archived", KEY[1])
+    assert other is not None and other.event_id is None
+    assert table.get_run("never-recorded", KEY[1]) is None
+
+
+def test_given_the_table_refusing_then_noting_an_event_raises(aws: dict[str, Any]) -> None:
+    """Only a failed condition is an answer; any other error is the caller's to see."""
+    table = HistoryTable(aws["dynamodb"], "no-such-table")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        table.note_event(*KEY, "event-1")
+
+
+def test_given_a_purged_run_then_what_is_kept_names_that_run(aws: dict[str, Any]) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.note_purged(
+        record(ARCHIVED, JobStatus="COMPLETED", CompletedAt="2026-11-23T10:16:40.000Z")
+    )
+
+    assert table.purged_run(*KEY) == HistoryRecord(
+        KEY[0], KEY[1], completed_at="2026-11-23T10:16:40.000Z", job_status="COMPLETED"
+    )
+
+
+def test_given_a_gone_run_settled_then_no_lease_is_left_on_it(aws: dict[str, Any]) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(START, "owner-a", now=100.0, lease_until=200.0)
+    held = table.get_run(*KEY)
+    assert held is not None
+
+    assert table.settle_gone(held, "the run no longer exists", now=250.0)
+
+    after = table.get_run(*KEY)
+    assert after is not None and (after.lease_owner, after.lease_expires_at) == (None, None)
+
+
+def test_given_an_unleased_view_then_settling_fails_once_an_invocation_has_leased_it(
+    aws: dict[str, Any],
+) -> None:
+    """Even a lease that has run out since: its owner may be writing, the view is stale."""
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    held = replace(record(INCOMPLETE, ArchiveError="cut off"), retry_archive=True)
+    assert table.put_if_absent(held)  # read with no lease on it
+    table.claim(START, "owner-b", now=300.0, lease_until=400.0)  # a retry leased it since
+
+    assert not table.settle_gone(held, "the run no longer exists", now=450.0)
+
+    after = table.get_run(*KEY)
+    assert after is not None and after.lease_owner == "owner-b"
