@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from archiver.cli import main
+from archiver.store.history_table import HistoryTable
 from archiver.timefmt import iso_ms
 
 from local_aws.archive_env import ArchiveEnv
@@ -525,3 +526,57 @@ def _wait_until_leased(world: NetWorld, name: str) -> None:
             return
         time.sleep(0.05)
     pytest.fail(f"{name} was never leased")
+
+
+# -- the marker is written while the outputs are copied -------------------------------------
+
+
+def markers(world: NetWorld) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = world.db.query(
+        TableName=world.table,
+        KeyConditionExpression="JobName = :m",
+        ExpressionAttributeValues={":m": {"S": "#unsettled"}},
+        ConsistentRead=True,
+    )["Items"]
+    return found
+
+
+def test_given_a_marker_slower_than_the_copy_then_it_lands_before_the_run_settles_and_is_cleared(
+    world: NetWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written beside the copy, the marker must still land before the settled record clears
+    it: cleared first, it would land afterwards and stay, a settled run marked for good."""
+    original = HistoryTable.mark_unsettled
+    landed: list[float] = []
+
+    def slow(self: HistoryTable, *args: Any) -> None:
+        time.sleep(0.5)
+        original(self, *args)
+        landed.append(time.monotonic())
+
+    monkeypatch.setattr(HistoryTable, "mark_unsettled", slow)
+    world.fake.add_job("slow-marker")
+
+    assert world.invoke(world.fake.event_for("slow-marker"))["outcome"] == "ARCHIVED"
+
+    assert len(landed) == 1
+    assert markers(world) == []
+    world.whole("slow-marker")
+
+
+def test_given_a_marker_that_cannot_be_written_then_a_run_that_settles_is_archived_anyway(
+    world: NetWorld, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refused(self: HistoryTable, *args: Any) -> None:
+        raise RuntimeError("ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(HistoryTable, "mark_unsettled", refused)
+    world.fake.add_job("unmarked")
+
+    assert world.invoke(world.fake.event_for("unmarked"))["outcome"] == "ARCHIVED"
+
+    world.whole("unmarked")
+    assert markers(world) == []
+    assert [r.getMessage() for r in caplog.records if "could not mark" in r.getMessage()] == [
+        "could not mark the run unsettled"
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
@@ -55,6 +56,9 @@ _EVENT_RESOLUTION: Final = timedelta(seconds=1)
 #: lose a run silently; a missed one records the event's run once more, and alarms).
 _EVENT_SKEW: Final = timedelta(seconds=2)
 #: Seconds between looks at a run whose event says it ended before the API does.
+#: Writes each run's "unsettled" marker while its outputs are copied (one DynamoDB write
+#: off every run's path). Threads start on first use; a batch's records share them.
+_MARKERS: Final = ThreadPoolExecutor(max_workers=16, thread_name_prefix="marker")
 _FINISH_POLLS: Final = (1.0, 2.0, 4.0)
 
 __all__ = ["ArchiveResult", "Archiver", "Deadline", "RetryPolicy"]
@@ -301,7 +305,10 @@ class Archiver:
             return _result(previous, "DUPLICATE")
         # Until it settles, the run is marked, so the sweep retries it whatever its floor
         # says, even if this invocation is killed (a marker is dropped once the run settles).
-        self.table.mark_unsettled(job.name, key, job.kind, owner)
+        # The marker is written while the copy begins: it has landed (or failed) before the
+        # run's record is written. A kill before it lands leaves the run as a kill right
+        # after the lease did before (the floor holds at a leased run it sees).
+        marking = _MARKERS.submit(self.table.mark_unsettled, job.name, key, job.kind, owner)
         event_id = (previous.event_id if previous is not None else None) or event_id
         log_keys = {"job_name": job.name, "created_at": job.created_at}
         earlier = self._earlier_folder(job, previous)
@@ -316,6 +323,7 @@ class Archiver:
                 job, folder, done, deadline, lambda: self.jobs.describe(job.kind, job.name), report
             )
         except BaseException as exc:
+            _wait_quietly(marking)  # never clear (or race) a marker still being written
             # Give the lease back with a visible reason, so that a retry can take over at
             # once and copy only what this attempt did not.
             kept = done | report.stored
@@ -333,6 +341,9 @@ class Archiver:
             except Exception:
                 logger.exception("could not record the failed attempt", extra=log_keys)
             raise
+        # A run that settles needs no marker; one that does not raises below, so its event
+        # (or the next sweep) comes back for it, as when a kill leaves no marker.
+        _wait_quietly(marking)
         record, ours = self._finish(
             job,
             key,
@@ -645,3 +656,12 @@ def _safe_reason(exc: BaseException) -> str:
     if isinstance(exc, ArchiverError):
         return str(exc)
     return f"unexpected {exc.__class__.__name__}"
+
+
+def _wait_quietly(marking: Future[None]) -> None:
+    """Let the marker write end (logged if it failed: the outcome decides whether the run
+    needed it)."""
+    try:
+        marking.result()
+    except Exception:
+        logger.exception("could not mark the run unsettled")
