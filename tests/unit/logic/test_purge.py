@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from archiver.contract import ARCHIVED, INCOMPLETE, JobKind
-from archiver.errors import PurgeRefusedError
+from archiver.contract import ARCHIVED, INCOMPLETE, PURGED, JobKind
+from archiver.errors import JobNotFoundError, PurgeRefusedError
 from archiver.logic.purge import Purger, PurgeStopped, base_created_at
 from archiver.store.archive_versions import ArchiveVersions
 from archiver.store.history_table import HistoryTable
@@ -304,3 +305,146 @@ def test_given_a_delete_that_fails_midway_then_purge_stops_with_its_receipt_and_
     assert item is not None and item.archive_status == "PURGED"
     assert item.archive_error is not None and item.archive_error.startswith("purge under way")
     assert len(versions_of(aws, aws["bucket"], FOLDER)) == 1  # what is left, it says so
+
+
+# -- at Transcribe, old tombstones, an unfinished purge's folder and reason ------------------
+
+
+class Jobs:
+    """Transcribe as purge sees it: which job of each name exists now (its CreationTime)."""
+
+    def __init__(self, created: dict[str, str]) -> None:
+        self.created = created
+        self.deleted: list[tuple[JobKind, str]] = []
+
+    def describe(self, kind: JobKind, job_name: str) -> Any:
+        if job_name not in self.created:
+            raise JobNotFoundError(f"{job_name} is not known")
+        return SimpleNamespace(created_at=self.created[job_name])
+
+    def delete(self, kind: JobKind, job_name: str) -> None:
+        self.deleted.append((kind, job_name))
+
+
+def purger_with(aws: dict[str, Any], jobs: Jobs | None) -> Purger:
+    plain = purger(aws)
+    return Purger(plain._table, plain._versions, PREFIXES, identity=lambda: DPO, jobs=jobs)  # type: ignore[arg-type]
+
+
+def test_given_also_transcribe_then_each_run_says_what_became_of_its_job(
+    aws: dict[str, Any],
+) -> None:
+    earlier = "2026-11-20T09:00:00.000Z"
+    record(aws, created_at=CREATED, job_kind=JobKind.CALL_ANALYTICS, archive_status=ARCHIVED)
+    record(aws, created_at=earlier, archive_status=PURGED)  # a tombstone from before kinds
+    jobs = Jobs({"call-1": CREATED})
+
+    receipt = purger_with(aws, jobs).execute(
+        purger_with(aws, jobs).plan("call-1"), reason="r", also_transcribe=True
+    )
+
+    assert [(r.created_at, r.outcome, r.transcribe) for r in receipt.runs] == [
+        (CREATED, "PURGED", "deleted"),
+        (earlier, "ALREADY_PURGED", "kept: this tombstone does not say of which kind the job was"),
+    ]
+    assert jobs.deleted == [(JobKind.CALL_ANALYTICS, "call-1")]
+    assert [r["JobKind"] for r in receipt.as_json()["Runs"]] == ["CALL_ANALYTICS", None]
+
+
+def test_given_an_already_purged_run_then_its_job_is_deleted_at_transcribe_if_still_that_run(
+    aws: dict[str, Any],
+) -> None:
+    record(aws, created_at=CREATED, job_kind=JobKind.TRANSCRIPTION, archive_status=PURGED)
+    for now_there, answer in (
+        ({"call-1": CREATED}, "deleted"),
+        (
+            {"call-1": "2026-12-01T00:00:00.000Z"},
+            "kept: the name now belongs to a run created 2026-12-01T00:00:00.000Z",
+        ),
+        ({}, "already gone"),
+    ):
+        jobs = Jobs(now_there)
+        purge = purger_with(aws, jobs)
+        receipt = purge.execute(purge.plan("call-1"), reason="", also_transcribe=True)
+        assert [(r.outcome, r.transcribe) for r in receipt.runs] == [("ALREADY_PURGED", answer)]
+        assert jobs.deleted == ([(JobKind.TRANSCRIPTION, "call-1")] if answer == "deleted" else [])
+
+
+def test_given_a_run_not_erased_or_no_transcribe_client_then_the_job_is_kept(
+    aws: dict[str, Any],
+) -> None:
+    record(aws, created_at=CREATED, archive_status=ARCHIVED)
+    jobs = Jobs({"call-1": CREATED})
+    purge = purger_with(aws, jobs)
+    plan = purge.plan("call-1")
+    aws["dynamodb"].delete_item(  # the item went while the prompt waited (TTL)
+        TableName=aws["table"], Key={"JobName": {"S": "call-1"}, "CreatedAt": {"S": CREATED}}
+    )
+
+    receipt = purge.execute(plan, reason="r", also_transcribe=True)
+
+    assert [(r.outcome, r.transcribe) for r in receipt.runs] == [
+        ("NOT_STARTED", "kept: the run was not erased")
+    ]
+    assert jobs.deleted == []
+    record(aws, created_at=CREATED, archive_status=ARCHIVED)
+    unasked = purger_with(aws, None)
+    receipt = unasked.execute(unasked.plan("call-1"), reason="r", also_transcribe=True)
+    assert [r.transcribe for r in receipt.runs] == ["not asked"]
+
+
+def test_given_a_kind_then_an_old_tombstone_without_one_is_reported_with_it(
+    aws: dict[str, Any],
+) -> None:
+    record(aws, created_at=CREATED, archive_status=PURGED)  # no JobKind: written before kinds
+
+    plan = purger(aws).plan("call-1", kind=JobKind.CALL_ANALYTICS)
+
+    assert [(r.created_at, r.outcome, r.kind) for r in plan.runs] == [
+        (CREATED, "ALREADY_PURGED", None)
+    ]
+
+
+def test_given_a_purge_cut_off_in_a_folder_of_other_prefixes_then_the_rerun_erases_it_there(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unfinished item keeps ArchiveUri: the run's folder need not be where this
+    purge's prefixes would look (archived by a CLI or a stack with other prefixes)."""
+    folder = "old-prefix/call-1/20261123T101502Z/"
+    purge = purger(aws)
+    aws["s3"].put_object(Bucket=aws["bucket"], Key=folder + "transcript.json", Body=b"x")
+    record(
+        aws,
+        created_at=CREATED,
+        job_status="COMPLETED",
+        archive_status=ARCHIVED,
+        archive_uri=f"s3://{aws['bucket']}/{folder}",
+    )
+    original = purge._versions.delete
+
+    def s3_down(_: list[Any]) -> None:
+        raise RuntimeError("S3 is down")
+
+    monkeypatch.setattr(purge._versions, "delete", s3_down)
+    with pytest.raises(PurgeStopped) as stopped:
+        purge.execute(purge.plan("call-1"), reason="")
+    assert stopped.value.receipt.as_json()["Runs"][0]["Error"] == "S3 is down"
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    unfinished = table.get_run("call-1", CREATED)
+    assert unfinished is not None
+    assert unfinished.archive_uri == f"s3://{aws['bucket']}/{folder}"
+    monkeypatch.setattr(purge._versions, "delete", original)
+    table._db.update_item(  # the cut-off purge's lease runs out
+        TableName=table.name,
+        Key={"JobName": {"S": "call-1"}, "CreatedAt": {"S": CREATED}},
+        UpdateExpression="SET LeaseExpiresAt = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+
+    rerun = purge.execute(purge.plan("call-1"), reason="")
+
+    assert [r.outcome for r in rerun.runs] == ["PURGED"]
+    assert versions_of(aws, aws["bucket"], folder) == []
+    tombstone = table.get_run("call-1", CREATED)
+    assert tombstone is not None and tombstone.purge_reason == ""
+    assert "Error" not in rerun.as_json()["Runs"][0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,14 @@ from archiver.contract import ARCHIVED, INCOMPLETE, JobKind, Metric
 from archiver.deadline import Deadline
 from archiver.errors import JobNotFinishedError, RetryableArchiveError
 from archiver.logic.archive import ArchiveResult
-from archiver.logic.sweep import FIRST_SWEEP, Sweep, scheduled_sweep, skip_settled
+from archiver.logic.sweep import (
+    FIRST_SWEEP,
+    LONGEST_LEASE,
+    Sweep,
+    implausible_lease,
+    scheduled_sweep,
+    skip_settled,
+)
 from archiver.models.jobs import ListedJob
 from archiver.observability import RecordingMetrics
 from archiver.store.history_table import HistoryTable
@@ -762,3 +769,118 @@ def test_given_a_busy_or_pending_marked_run_then_its_result_carries_the_items_re
     table.mark_unsettled("bare", bare.created_at, TX, "dead")
     reasons = {r.job.name: r.reason for r in sweep(jobs, table, None).retried}
     assert reasons["bare"] == "unsettled: no reason"
+
+
+class RetryIncomplete(FakeArchiver):
+    """A retry that ends INCOMPLETE with reasons, retryable or for good (``for_good``)."""
+
+    def __init__(self, table: HistoryTable, *, for_good: bool) -> None:
+        super().__init__(table)
+        self.for_good = for_good
+        self.deadlines: list[Any] = []
+
+    def retry_run(self, held: HistoryRecord, *, deadline: Any = None) -> ArchiveResult:
+        self.deadlines.append(deadline)
+        record = replace(
+            held,
+            archive_status=INCOMPLETE,
+            archive_error="subtitles.vtt: HTTP 403",
+            retry_archive=not self.for_good,
+        )
+        self.table._put(record)
+        errors = {"transcript.json": "HTTP 500", "subtitles.vtt": "HTTP 403"}
+        return ArchiveResult(
+            held.job_name, "INCOMPLETE", held.created_at, errors=errors, record=record
+        )
+
+
+@pytest.mark.parametrize("for_good", [False, True])
+def test_given_a_marked_run_whose_retry_ends_incomplete_then_its_reasons_and_rest_are_reported(
+    jobs: FakeJobs, table: HistoryTable, for_good: bool
+) -> None:
+    run = item(table, "flaky", at(600), archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("flaky", run.created_at, TX, "dead")
+    archiver = RetryIncomplete(table, for_good=for_good)
+    deadline = Deadline.after(600)
+
+    report = Sweep(jobs, table, archiver, kinds=(TX,)).run(deadline=deadline)  # type: ignore[arg-type]
+
+    (result,) = report.retried
+    assert (result.verdict, result.reason, result.at_rest) == (
+        "INCOMPLETE",
+        "subtitles.vtt: HTTP 403; transcript.json: HTTP 500",
+        for_good,
+    )
+    assert archiver.deadlines == [deadline]  # the retry runs within the sweep's own time
+
+
+def test_given_a_marked_run_with_just_over_20_seconds_left_then_it_is_still_tried(
+    jobs: FakeJobs, table: HistoryTable, archiver: FakeArchiver
+) -> None:
+    run = item(table, "in-time", at(600), archive_status=INCOMPLETE, retry_archive=True)
+    table.mark_unsettled("in-time", run.created_at, TX, "dead")
+
+    report = Sweep(jobs, table, archiver, kinds=(TX,)).run(deadline=Deadline.after(20.8))  # type: ignore[arg-type]
+
+    assert [r.verdict for r in report.retried] == ["ARCHIVED"]
+
+
+@pytest.mark.parametrize(
+    ("lease_for", "verdict"), [(600.0, "BUSY"), (LONGEST_LEASE + 3600, "STUCK")]
+)
+def test_given_a_marked_run_under_a_live_lease_then_it_is_busy_or_stuck_with_the_items_reason(
+    jobs: FakeJobs,
+    table: HistoryTable,
+    archiver: FakeArchiver,
+    metrics: RecordingMetrics,
+    lease_for: float,
+    verdict: str,
+) -> None:
+    created = at(600)
+    run = item(
+        table,
+        "held",
+        created,
+        archive_status=INCOMPLETE,
+        retry_archive=True,
+        archive_error="archiving under way",
+        lease_owner="someone",
+        lease_expires_at=time.time() + lease_for,
+    )
+    table.mark_unsettled("held", run.created_at, TX, "someone")
+
+    report = sweep(jobs, table, archiver, metrics)
+
+    (result,) = report.retried
+    assert (result.verdict, result.reason) == (verdict, "archiving under way")
+    assert (result.job.name, result.job.created, result.job.status) == (
+        "held",
+        created,
+        "COMPLETED",
+    )
+    assert archiver.retried == []
+    assert metrics.totals.get(Metric.SWEEP_RUNS_FAILED, 0) == (1 if verdict == "STUCK" else 0)
+
+
+def test_given_a_lease_exactly_as_long_as_the_longest_then_it_is_plausible() -> None:
+    now = 1_000_000.0
+    at_most = HistoryRecord("n", "k", lease_expires_at=now + LONGEST_LEASE)
+    beyond = HistoryRecord("n", "k", lease_expires_at=now + LONGEST_LEASE + 0.001)
+    assert not implausible_lease(at_most, now)
+    assert implausible_lease(beyond, now)
+    assert not implausible_lease(HistoryRecord("n", "k"), now)
+
+
+def test_given_a_marked_run_whose_item_has_no_status_then_its_result_has_none(
+    jobs: FakeJobs, table: HistoryTable
+) -> None:
+    table._put(
+        HistoryRecord(
+            "bare", iso_ms(at(600)), job_kind=TX, archive_status=INCOMPLETE, retry_archive=True
+        )
+    )
+    table.mark_unsettled("bare", iso_ms(at(600)), TX, "dead")
+
+    (result,) = sweep(jobs, table, None).retried
+
+    assert result.job.status == ""
