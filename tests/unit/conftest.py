@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from archiver import contract
+from archiver.observability import logger
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -33,3 +36,15 @@ def aws() -> Iterator[dict[str, Any]]:
         s3.create_bucket(Bucket="archive-bucket")
         db.create_table(**contract.create_table_kwargs("jobs"))
         yield {"s3": s3, "dynamodb": db, "bucket": "archive-bucket", "table": "jobs"}
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """The function's log lines as CloudWatch gets them (keys appended by each thread)."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    stdlib = logging.getLogger(logger.service)  # the logger Powertools writes through
+    stdlib.addHandler(handler)
+    yield buffer
+    stdlib.removeHandler(handler)

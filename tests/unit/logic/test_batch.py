@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,7 +16,7 @@ from archiver.errors import RetryableArchiveError
 from archiver.logic.archive import ArchiveResult
 from archiver.logic.batch import SerializedMetrics, handle_batch, is_sqs_batch
 from archiver.models.events import Origin
-from archiver.observability import RecordingMetrics, logger
+from archiver.observability import RecordingMetrics
 
 from local_aws.event_source_mapping import sqs_event, sqs_record
 from tests.unit.logic.test_events import good_event
@@ -157,18 +155,6 @@ def test_given_threads_adding_metrics_at_once_then_serialized_metrics_loses_none
         list(pool.map(add_many, range(8)))
 
     assert racy.totals == {Metric.JOBS_ARCHIVED: 200}
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    """The function's log lines as CloudWatch gets them (keys appended by each thread)."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logger.registered_formatter)
-    stdlib = logging.getLogger(logger.service)  # the logger Powertools writes through
-    stdlib.addHandler(handler)
-    yield buffer
-    stdlib.removeHandler(handler)
 
 
 def test_given_an_origin_then_a_batch_drops_events_of_another_account_or_region() -> None:

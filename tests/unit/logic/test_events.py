@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -352,3 +353,33 @@ def test_given_an_event_time_no_service_sends_then_it_is_rejected(
     result = handle(good_event() | {"time": time}, FakeArchiver(), sink)
     assert result["outcome"] == "REJECTED"
     assert result["reasons"] == [f"time: expected a year from 2000, got {time!r}"]
+
+
+def test_given_an_archiver_failure_then_its_log_line_names_the_job_and_the_event(
+    sink: RecordingMetrics, json_logs: io.StringIO
+) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        handle(good_event() | {"id": "evt-7"}, FailingArchiver(), sink)
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    (failed,) = [line for line in lines if line["message"].startswith("archiving failed")]
+    assert failed["message"] == "archiving failed; the event will be retried, then parked in a DLQ"
+    assert (failed["job_name"], failed["event_id"]) == ("call-1", "evt-7")
+    assert "RuntimeError: boom" in failed["exception"]
+
+
+class IncompleteArchiver(FakeArchiver):
+    def archive_job(self, job_name: str, **kwargs: Any) -> ArchiveResult:
+        errors = {"subtitles.vtt": "HTTP 403: AccessDenied"}
+        return ArchiveResult(
+            job_name, "INCOMPLETE", "2026-11-23T10:15:02.123Z", "s3://b/p/", errors
+        )
+
+
+def test_given_an_incomplete_run_then_the_answer_says_why(sink: RecordingMetrics) -> None:
+    assert handle(good_event(), IncompleteArchiver(), sink) == {
+        "outcome": "INCOMPLETE",
+        "jobName": "call-1",
+        "createdAt": "2026-11-23T10:15:02.123Z",
+        "archiveUri": "s3://b/p/",
+        "errors": {"subtitles.vtt": "HTTP 403: AccessDenied"},
+    }

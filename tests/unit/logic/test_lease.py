@@ -3,6 +3,7 @@ step aside from the other kind's item, and lease long enough to outlive the copy
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,3 +155,39 @@ def test_given_time_for_a_few_pauses_then_it_waits_only_while_the_deadline_allow
         lease(table, deadline=5.5, sleeps=sleeps)
 
     assert len(sleeps) == len(table.asked) - 1 >= 1
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that stands still (at 0) and jitter at its middle: exact figures."""
+    monkeypatch.setattr(time, "time", lambda: 0.0)
+    monkeypatch.setattr(random, "random", lambda: 0.5)
+
+
+@pytest.mark.usefixtures("frozen")
+@pytest.mark.parametrize(("left", "until"), [(100.0, 190.0), (-30.0, 90.0)])
+def test_given_a_clock_then_the_lease_ends_exactly_90_s_after_the_deadline(
+    left: float, until: float
+) -> None:
+    table = ScriptedTable([(Claim.CLAIMED, None)])
+    lease(table, deadline=left)
+    assert (table.asked[0]["now"], table.asked[0]["until"]) == (0.0, until)
+
+
+@pytest.mark.usefixtures("frozen")
+def test_given_a_long_wait_then_the_pauses_double_from_the_poll_and_stop_at_5_s() -> None:
+    table = ScriptedTable(
+        [*[(Claim.BUSY, held(lease_owner="o", lease_expires_at=60.0))] * 8, (Claim.CLAIMED, None)]
+    )
+    sleeps: list[float] = []
+    lease(table, sleeps=sleeps)
+    assert sleeps == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
+
+
+@pytest.mark.usefixtures("frozen")
+def test_given_exactly_one_pause_and_the_margin_left_then_it_still_waits_once() -> None:
+    table = ScriptedTable([(Claim.BUSY, held(lease_owner="o", lease_expires_at=60.0))] * 3)
+    sleeps: list[float] = []
+    with pytest.raises(RetryableArchiveError):
+        lease(table, deadline=5.2, sleeps=sleeps)  # 0.2 s pause + 5 s margin: just enough
+    assert sleeps == [0.2]
