@@ -77,14 +77,18 @@ soak: $(STAMPS)/venv
 	MODEL_RANDOM=1 MODEL_EXAMPLES=$${MODEL_EXAMPLES:-200} MODEL_STEPS=$${MODEL_STEPS:-40} \
 		$(PY) -m pytest -q -o timeout=0 tests/integration/test_model.py
 
-# Mutation testing of the safety nets (not in CI; about an hour on two cores): planted
-# defects in the sweep, the lease, purge, the batch, events and the history table, each run
-# against the unit tests that reach it. The score and every survivor: `make mutants`, then
-# `.venv/bin/mutmut results` in .mutation/ (the tree copied with archiver/ at its top, so a
-# mutant's module is the one the tests import; see [tool.mutmut] in pyproject.toml).
+# Mutation testing of the safety nets (not in CI): planted defects in the sweep, the lease,
+# purge, the batch, events and the history table, each run against the tests that reach it.
+# MUTANT_TESTS=unit (about 15 minutes on two cores) runs the unit tests only; the default
+# adds the integration files that drive these modules through the handler and the CLI
+# (several hours: each mutant of a function those files reach runs all of them). The score
+# and every survivor: `.venv/bin/mutmut results` in .mutation/ (the tree copied with
+# archiver/ at its top, so a mutant's module is the one the tests import; see [tool.mutmut]
+# in pyproject.toml).
 mutants: $(STAMPS)/venv
 	rm -rf .mutation && mkdir .mutation
 	cp -r lambdas/archiver local_aws infra tests app.py cdk.json pyproject.toml .mutation/
+	if [ "$${MUTANT_TESTS:-}" = unit ]; then $(PY) -c 'import re, pathlib; p = pathlib.Path(".mutation/pyproject.toml"); p.write_text(re.sub(r"pytest_add_cli_args_test_selection = \[.*?\]", "pytest_add_cli_args_test_selection = [\"tests/unit\"]", p.read_text(), flags=re.S))'; fi
 	cd .mutation && ../$(VENV)/bin/mutmut run --max-children $${MUTANT_WORKERS:-2}; \
 		../$(VENV)/bin/mutmut results --all true | awk -F': ' '{print $$2}' | sort | uniq -c
 

@@ -553,3 +553,26 @@ def test_given_an_unleased_view_then_settling_fails_once_an_invocation_has_lease
 
     after = table.get_run(*KEY)
     assert after is not None and after.lease_owner == "owner-b"
+
+
+def test_given_a_kinded_run_claimed_again_then_its_kind_is_busy_and_another_kind_steps_aside(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    analytics = replace(START, job_kind=JobKind.CALL_ANALYTICS)
+    assert table.claim(analytics, "owner-a", now=100.0, lease_until=200.0)[0] is Claim.CLAIMED
+
+    again, seen = table.claim(analytics, "owner-b", now=101.0, lease_until=201.0)
+    other, _ = table.claim(START, "owner-c", now=102.0, lease_until=202.0)  # a transcription run
+
+    assert (again, seen is not None and seen.lease_owner) == (Claim.BUSY, "owner-a")
+    assert other is Claim.OTHER_KIND
+    # Its lease run out, a retry of its own kind takes it over; the other kind still may not.
+    assert table.claim(START, "owner-d", now=300.0, lease_until=400.0)[0] is Claim.OTHER_KIND
+    taken, before = table.claim(analytics, "owner-e", now=300.0, lease_until=400.0)
+    assert taken is Claim.CLAIMED and before is not None and before.lease_owner == "owner-a"
+    item = table.get_run(*KEY)
+    assert item is not None and (item.job_kind, item.lease_owner) == (
+        JobKind.CALL_ANALYTICS,
+        "owner-e",
+    )
