@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import boto3
 import pytest
 from archiver.contract import ARCHIVED, INCOMPLETE, PURGED, JobKind
 from archiver.models.outputs import StoredObject
@@ -576,3 +577,55 @@ def test_given_a_kinded_run_claimed_again_then_its_kind_is_busy_and_another_kind
         JobKind.CALL_ANALYTICS,
         "owner-e",
     )
+
+
+@pytest.mark.parametrize(
+    ("rival_settles", "expected"), [(False, Claim.BUSY), (True, Claim.SETTLED)]
+)
+def test_given_a_rival_between_the_put_and_the_update_then_the_claim_reports_what_it_left(
+    aws: dict[str, Any], rival_settles: bool, expected: Claim
+) -> None:
+    """A retry's PutItem finds the run free (its lease ran out); before its UpdateItem lands,
+    another invocation leases the run (and perhaps archives it): the update must fail on
+    its condition and report what the rival left, never take the lease over it."""
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    table.claim(START, "dead", now=100.0, lease_until=200.0)  # cut off: its lease runs out
+    rival = HistoryTable(boto3.client("dynamodb", region_name="us-east-1"), aws["table"])
+    raced: list[bool] = []
+
+    def rival_first(**_: Any) -> None:
+        if raced:
+            return
+        raced.append(True)
+        assert rival.claim(START, "rival", now=300.0, lease_until=900.0)[0] is Claim.CLAIMED
+        if rival_settles:
+            assert rival.complete(record(ARCHIVED), "rival")
+
+    aws["dynamodb"].meta.events.register("before-call.dynamodb.UpdateItem", rival_first)
+
+    claim, seen = table.claim(START, "late", now=300.0, lease_until=900.0)
+
+    assert raced and claim is expected
+    assert seen is not None
+    item = table.get_run(*KEY)
+    assert item is not None and item.lease_owner == (None if rival_settles else "rival")
+    assert item.archive_status == (ARCHIVED if rival_settles else INCOMPLETE)
+
+
+def test_given_a_retry_with_another_folder_then_the_run_keeps_its_first(
+    aws: dict[str, Any],
+) -> None:
+    table = HistoryTable(aws["dynamodb"], aws["table"])
+    first = replace(START, archive_uri="s3://b/transcripts/call-1/20261123T101502Z/")
+    table.claim(first, "first", now=100.0, lease_until=200.0)
+    other = replace(START, archive_uri="s3://b/elsewhere/call-1/20261123T101502Z/")
+
+    assert table.claim(other, "retry", now=300.0, lease_until=900.0)[0] is Claim.CLAIMED
+
+    item = table.get_run(*KEY)
+    assert item is not None and (item.lease_owner, item.archive_uri) == ("retry", first.archive_uri)
+    # A run whose first attempt named no folder takes the retry's.
+    table._put(record(INCOMPLETE, ArchiveError="x"))
+    assert table.claim(other, "third", now=1000.0, lease_until=1100.0)[0] is Claim.CLAIMED
+    item = table.get_run(*KEY)
+    assert item is not None and item.archive_uri == other.archive_uri
