@@ -313,12 +313,13 @@ def test_given_a_delete_that_fails_midway_then_purge_stops_with_its_receipt_and_
 class Jobs:
     """Transcribe as purge sees it: which job of each name exists now (its CreationTime)."""
 
-    def __init__(self, created: dict[str, str]) -> None:
+    def __init__(self, created: dict[str, str], kind: JobKind = JobKind.TRANSCRIPTION) -> None:
         self.created = created
+        self.kind = kind  # each name's job is of this kind: asked of another, it is unknown
         self.deleted: list[tuple[JobKind, str]] = []
 
     def describe(self, kind: JobKind, job_name: str) -> Any:
-        if job_name not in self.created:
+        if job_name not in self.created or kind is not self.kind:
             raise JobNotFoundError(f"{job_name} is not known")
         return SimpleNamespace(created_at=self.created[job_name])
 
@@ -337,7 +338,7 @@ def test_given_also_transcribe_then_each_run_says_what_became_of_its_job(
     earlier = "2026-11-20T09:00:00.000Z"
     record(aws, created_at=CREATED, job_kind=JobKind.CALL_ANALYTICS, archive_status=ARCHIVED)
     record(aws, created_at=earlier, archive_status=PURGED)  # a tombstone from before kinds
-    jobs = Jobs({"call-1": CREATED})
+    jobs = Jobs({"call-1": CREATED}, JobKind.CALL_ANALYTICS)
 
     receipt = purger_with(aws, jobs).execute(
         purger_with(aws, jobs).plan("call-1"), reason="r", also_transcribe=True
@@ -448,3 +449,15 @@ def test_given_a_purge_cut_off_in_a_folder_of_other_prefixes_then_the_rerun_eras
     tombstone = table.get_run("call-1", CREATED)
     assert tombstone is not None and tombstone.purge_reason == ""
     assert "Error" not in rerun.as_json()["Runs"][0]
+
+
+def test_given_a_kind_then_the_other_kinds_tombstones_are_not_in_the_plan(
+    aws: dict[str, Any],
+) -> None:
+    earlier = "2026-11-20T09:00:00.000Z"
+    record(aws, created_at=earlier, job_kind=JobKind.TRANSCRIPTION, archive_status=PURGED)
+    record(aws, created_at=CREATED, job_kind=JobKind.CALL_ANALYTICS, archive_status=ARCHIVED)
+
+    plan = purger(aws).plan("call-1", kind=JobKind.CALL_ANALYTICS)
+
+    assert [(r.created_at, r.outcome) for r in plan.runs] == [(CREATED, "WOULD_PURGE")]
