@@ -461,3 +461,40 @@ def test_given_a_kind_then_the_other_kinds_tombstones_are_not_in_the_plan(
     plan = purger(aws).plan("call-1", kind=JobKind.CALL_ANALYTICS)
 
     assert [(r.created_at, r.outcome) for r in plan.runs] == [(CREATED, "WOULD_PURGE")]
+
+
+def test_given_runs_recorded_while_the_prompt_waits_then_only_those_asked_for_are_named(
+    aws: dict[str, Any],
+) -> None:
+    """A reused name's new run is another call: named in the receipt, never erased; the
+    other kind's runs (under --kind), tombstones and a purge of one --run name none."""
+    record(aws, created_at=CREATED, job_kind=JobKind.CALL_ANALYTICS, archive_status=ARCHIVED)
+    purge = purger(aws)
+    by_kind = purge.plan("call-1", kind=JobKind.CALL_ANALYTICS)
+    one_run = purge.plan("call-1", CREATED, JobKind.CALL_ANALYTICS)
+    later = "2026-11-24T08:00:00.000Z"
+    record(aws, created_at=later, job_kind=JobKind.CALL_ANALYTICS, archive_status=ARCHIVED)
+    record(
+        aws,
+        created_at="2026-11-24T09:00:00.000Z",
+        job_kind=JobKind.TRANSCRIPTION,
+        archive_status=ARCHIVED,
+    )
+    record(
+        aws,
+        created_at="2026-11-24T10:00:00.000Z",
+        job_kind=JobKind.CALL_ANALYTICS,
+        archive_status=PURGED,
+    )
+
+    assert purge.execute(by_kind, reason="r").new_runs == [later]
+    assert [r.outcome for r in by_kind.runs] == ["PURGED"]
+    assert purge.execute(one_run, reason="r").new_runs == []
+    everything = purge.plan("call-1")
+    record(
+        aws,
+        created_at="2026-11-25T08:00:00.000Z",
+        job_kind=JobKind.TRANSCRIPTION,
+        archive_status=ARCHIVED,
+    )
+    assert purge.execute(everything, reason="r").new_runs == ["2026-11-25T08:00:00.000Z"]

@@ -446,6 +446,18 @@ def test_given_a_purged_run_then_its_times_are_kept_out_of_every_index(
     assert kept is not None
     assert (kept.completed_at, kept.job_status) == ("2026-11-23T10:16:40.000Z", "FAILED")
     assert table.purged_run("call-1", "2026-01-01T00:00:00.000Z") is None
+    # What docs/contract.md says the item holds: the run's name, key and kind, two facts.
+    raw = aws["dynamodb"].get_item(
+        TableName=aws["table"],
+        Key={"JobName": {"S": "#purged"}, "CreatedAt": {"S": f"{KEY[0]}#{KEY[1]}"}},
+    )["Item"]
+    assert {k: v["S"] for k, v in raw.items() if k not in ("JobName", "CreatedAt")} == {
+        "RunName": KEY[0],
+        "RunKey": KEY[1],
+        "RunKind": "TRANSCRIPTION",
+        "RunCompletedAt": "2026-11-23T10:16:40.000Z",
+        "RunStatus": "FAILED",
+    }
     for index in ("ByStatus", "ByLanguage"):
         assert aws["dynamodb"].scan(TableName=aws["table"], IndexName=index)["Items"] == []
 
