@@ -3,9 +3,7 @@ CLI, the embedded AWS and the Transcribe double; no product internals)."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import signal
@@ -16,37 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archiver.cli import main
 
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.transcribe import FakeTranscribe
-from tests.integration.helpers import World, runs
+from tests.integration.helpers import World, cli, metrics_emitted, runs
+
+__all__ = ["cli", "metrics_emitted"]  # the attack files import them from here too
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP = {"action": "sweep", "overlapMinutes": 15}
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def metrics_emitted(captured: str) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for line in captured.splitlines():
-        with contextlib.suppress(ValueError):
-            blob = json.loads(line)
-            if not isinstance(blob, dict) or "_aws" not in blob:
-                continue
-            for directive in blob["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = blob[metric["Name"]]
-                    values = value if isinstance(value, list) else [value]
-                    totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
-    return totals
 
 
 class AttackWorld(World):

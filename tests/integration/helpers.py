@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
+import json
 import zlib
 from typing import Any
 
+from archiver.cli import main
 from archiver.handler import handler
 from archiver.store.archive_bucket import PART_SIZE
 from archiver.store.record import from_dynamo
@@ -181,3 +184,27 @@ def assert_archived_whole(
             for secret in SECRETS:
                 assert secret.encode() not in body, f"{secret} in job.json"
     return item
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """The CLI run in this process: its exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def metrics_emitted(captured: str) -> dict[str, float]:
+    """Totals of every metric the handler flushed (Powertools' EMF lines on stdout)."""
+    totals: dict[str, float] = {}
+    for line in captured.splitlines():
+        with contextlib.suppress(ValueError):
+            blob = json.loads(line)
+            if not isinstance(blob, dict) or "_aws" not in blob:
+                continue
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    value = blob[metric["Name"]]
+                    values = value if isinstance(value, list) else [value]
+                    totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
+    return totals

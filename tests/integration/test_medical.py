@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import threading
 from collections.abc import Iterator
@@ -20,14 +19,13 @@ from typing import Any, Final
 
 import pytest
 from archiver.aws import clients
-from archiver.cli import main
 
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.transcribe import FakeTranscribe
 from local_aws.transcribe.content import fixture_bytes
 from local_aws.transcribe.model import JobType
-from tests.integration.helpers import World, assert_archived_whole, keys_under, only_run, runs
+from tests.integration.helpers import World, assert_archived_whole, cli, keys_under, only_run, runs
 
 pytestmark = pytest.mark.integration
 
@@ -69,13 +67,6 @@ def world(
     archive_env: ArchiveEnv, embedded_aws: EmbeddedAWS, fake_transcribe: FakeTranscribe
 ) -> MedicalWorld:
     return MedicalWorld(embedded_aws, archive_env, fake_transcribe)
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 @contextlib.contextmanager

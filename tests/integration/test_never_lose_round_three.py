@@ -5,7 +5,6 @@ the handler (as the schedule and the queue invoke it) and the CLI, over real HTT
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import signal
@@ -18,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from archiver.cli import main
 from archiver.store.history_table import HistoryTable
 from archiver.timefmt import iso_ms
 
 from local_aws.archive_env import ArchiveEnv
 from local_aws.embedded_aws import EmbeddedAWS
 from local_aws.transcribe import FakeTranscribe, Fault, GeneratedContent
-from tests.integration.helpers import World, only_run, runs
+from tests.integration.helpers import World, cli, metrics_emitted, only_run, runs
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -94,29 +92,6 @@ def world(
     archive_env: ArchiveEnv, embedded_aws: EmbeddedAWS, fake_transcribe: FakeTranscribe
 ) -> NetWorld:
     return NetWorld(embedded_aws, archive_env, fake_transcribe)
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-def metrics_emitted(captured: str) -> dict[str, float]:
-    """Totals of every metric the handler flushed (Powertools' EMF lines on stdout)."""
-    totals: dict[str, float] = {}
-    for line in captured.splitlines():
-        with contextlib.suppress(ValueError):
-            blob = json.loads(line)
-            if not isinstance(blob, dict) or "_aws" not in blob:
-                continue
-            for directive in blob["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = blob[metric["Name"]]
-                    values = value if isinstance(value, list) else [value]
-                    totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(values)
-    return totals
 
 
 # -- 1. a late event of a reused name, with an older run of that name in the table ----------

@@ -181,19 +181,14 @@ def need_bucket(args: argparse.Namespace) -> str:
 def _from_stack(
     args: argparse.Namespace, output: str, what: str, option: str, variable: str
 ) -> str:
-    """A setting read from the deployed stack's outputs (one DescribeStacks per command)."""
-    outputs: dict[str, str] | None = getattr(args, "stack_outputs", None)
-    if outputs is None:
-        try:
-            outputs = stack_outputs(
-                clients(args.region, args.endpoint_url).cloudformation, args.stack
-            )
-        except StackNotFoundError as exc:
-            raise UsageError(
-                f"{what} is needed: pass {option}, set {variable}, or name the deployed stack "
-                f"with --stack ({exc} in region {args.region or default_region() or '(none)'})"
-            ) from None
-        args.stack_outputs = outputs
+    """A setting read from the deployed stack's outputs."""
+    try:
+        outputs = _outputs(args)
+    except StackNotFoundError as exc:
+        raise UsageError(
+            f"{what} is needed: pass {option}, set {variable}, or name the deployed stack "
+            f"with --stack ({exc} in region {args.region or default_region() or '(none)'})"
+        ) from None
     value = outputs.get(output)
     if not value:
         raise UsageError(
@@ -250,20 +245,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} hours"
 
 
+def _outputs(args: argparse.Namespace) -> dict[str, str]:
+    """The deployed stack's outputs: one DescribeStacks per command, kept on ``args``.
+    Raises StackNotFoundError (each caller says what that means for it)."""
+    outputs: dict[str, str] | None = getattr(args, "stack_outputs", None)
+    if outputs is None:
+        outputs = stack_outputs(clients(args.region, args.endpoint_url).cloudformation, args.stack)
+        args.stack_outputs = outputs
+    return outputs
+
+
 def _stack_settings(args: argparse.Namespace) -> dict[str, str]:
     """The archiving settings the deployed stack gave its function; none where the stack
     cannot be read (not deployed under --stack, or the caller may not describe it): the
     environment and the defaults then decide, as the README says."""
-    outputs: dict[str, str] | None = getattr(args, "stack_outputs", None)
-    if outputs is None:
-        try:
-            outputs = stack_outputs(
-                clients(args.region, args.endpoint_url).cloudformation, args.stack
-            )
-        except StackNotFoundError as exc:
-            logger.debug("no stack settings", extra={"stack": args.stack, "why": str(exc)})
-            return {}
-        args.stack_outputs = outputs
+    try:
+        outputs = _outputs(args)
+    except StackNotFoundError as exc:
+        logger.debug("no stack settings", extra={"stack": args.stack, "why": str(exc)})
+        return {}
     raw = outputs.get(SETTINGS_OUTPUT)
     try:
         parsed = json.loads(raw) if raw else {}
